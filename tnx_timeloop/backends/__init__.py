@@ -1,0 +1,1 @@
+"""backends room of tnx_timeloop."""

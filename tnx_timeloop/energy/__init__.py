@@ -1,0 +1,1 @@
+"""energy room of tnx_timeloop."""

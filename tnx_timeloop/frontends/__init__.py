@@ -1,0 +1,1 @@
+"""frontends room of tnx_timeloop."""

@@ -1,0 +1,1 @@
+"""mapper room of tnx_timeloop."""

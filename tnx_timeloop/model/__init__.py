@@ -1,0 +1,1 @@
+"""model room of tnx_timeloop."""

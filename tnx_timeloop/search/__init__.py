@@ -1,0 +1,1 @@
+"""search room of tnx_timeloop."""

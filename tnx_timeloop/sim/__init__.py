@@ -1,0 +1,1 @@
+"""sim room of tnx_timeloop."""

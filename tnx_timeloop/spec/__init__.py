@@ -1,0 +1,1 @@
+"""spec room of tnx_timeloop."""

@@ -1,0 +1,1 @@
+"""study room of tnx_timeloop."""
