@@ -1,0 +1,180 @@
+"""From access counts to a report: capacity and fan-out checks, energy, bandwidth-limited cycles.
+
+This is the part of ``timeloop-model`` that runs after the nest analysis
+(``model/buffer.cpp``, ``model/topology.cpp``), vectorised over a batch:
+
+* a mapping is invalid if a level's kept tiles exceed its effective capacity,
+  if it uses more instances than exist, or if its spatial X/Y factors exceed the
+  level's X/Y fan-out;
+* storage energy per data-space is ``sum over actions of ceil(words / block)
+  * energy(action)``, charged once per utilized cluster;
+* each level needs ``ceil(compute_cycles / slowdown)`` cycles, where the slowdown
+  compares the words it must read and write per compute cycle with its
+  bandwidths; the latency is the maximum over levels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tnx_timeloop.energy.tables import ArchEnergy
+from tnx_timeloop.model.report import Report
+from tnx_timeloop.spec.arch import Architecture
+from tnx_timeloop.spec.problem import Problem
+
+__all__ = ["NestArrays", "finish"]
+
+
+@dataclass(frozen=True, slots=True)
+class NestArrays:
+    """Per-instance access counts of ``M`` mappings (levels outermost first).
+
+    Attributes
+    ----------
+    reads, fills, updates : float64 (M, L, T)
+        Words per instance of each level and data-space.
+    tile_words : int64 (M, L, T)
+        Resident words of kept data-spaces (0 where bypassed).
+    partition_words : int64 (M, L, T)
+        Timeloop's partition sizes (used for read-write first-read elision).
+    utilized_instances : int64 (M, L)
+        Instances of each level in use.
+    compute_cycles : int64 (M,)
+        Temporal iterations of the whole nest (cycles at full bandwidth).
+    compute_utilized : int64 (M,)
+        MAC units in use.
+    spatial_x, spatial_y : int64 (M, L)
+        Product of each level's spatial factors on the X and Y axes.
+    """
+
+    reads: np.ndarray
+    fills: np.ndarray
+    updates: np.ndarray
+    tile_words: np.ndarray
+    partition_words: np.ndarray
+    utilized_instances: np.ndarray
+    compute_cycles: np.ndarray
+    compute_utilized: np.ndarray
+    spatial_x: np.ndarray
+    spatial_y: np.ndarray
+
+
+def finish(
+    arch: Architecture,
+    problem: Problem,
+    energy: ArchEnergy,
+    counts: NestArrays,
+    *,
+    extra_invalid: np.ndarray | None = None,
+    extra_reasons: list[str] | None = None,
+) -> Report:
+    """Turn access counts into a :class:`Report` (validity, energy in pJ, cycles).
+
+    ``extra_invalid``/``extra_reasons`` mark mappings already known to be
+    invalid (e.g. by the analysis) with a reason.
+    """
+    M, L, T = counts.reads.shape
+    levels = arch.storage
+    eff = np.array([lv.effective_size_words if lv.effective_size_words is not None else -1 for lv in levels], dtype=np.int64)
+    inst = np.array([lv.instances for lv in levels], dtype=np.int64)
+    fx = np.array([arch.fanout_xy(i)[0] for i in range(L)], dtype=np.int64)
+    fy = np.array([arch.fanout_xy(i)[1] for i in range(L)], dtype=np.int64)
+    min_util = np.array([lv.min_utilization for lv in levels])
+
+    used = counts.tile_words.sum(axis=2)  # (M, L)
+    bounded = eff >= 0
+    over_capacity = bounded[None, :] & (used > eff[None, :])
+    under_util = bounded[None, :] & (used < eff[None, :] * min_util[None, :])
+    too_many = counts.utilized_instances > inst[None, :]
+    fan_x = counts.spatial_x > fx[None, :]
+    fan_y = counts.spatial_y > fy[None, :]
+    invalid = over_capacity | under_util | too_many | fan_x | fan_y  # (M, L)
+    valid = ~invalid.any(axis=1)
+    if extra_invalid is not None:
+        valid &= ~extra_invalid
+
+    reasons: list[str] = [""] * M
+    bad = np.flatnonzero(~valid)
+    for m in bad:
+        parts = []
+        if extra_reasons is not None and extra_reasons[m]:
+            parts.append(extra_reasons[m])
+        for lv in np.flatnonzero(invalid[m]):
+            name = levels[lv].name
+            if over_capacity[m, lv]:
+                detail = " + ".join(
+                    f"{problem.dataspaces[t].name} {int(counts.tile_words[m, lv, t])}"
+                    for t in range(T) if counts.tile_words[m, lv, t]
+                )
+                parts.append(f"{name}: tiles need {int(used[m, lv])} words ({detail}) but capacity is {int(eff[lv])}")
+            if under_util[m, lv]:
+                parts.append(f"{name}: tiles use {int(used[m, lv])} words, below min utilization {min_util[lv]:g}")
+            if too_many[m, lv]:
+                parts.append(f"{name}: uses {int(counts.utilized_instances[m, lv])} instances, only {int(inst[lv])} exist")
+            if fan_x[m, lv]:
+                parts.append(f"{name}: spatial X factors multiply to {int(counts.spatial_x[m, lv])}, fan-out X is {int(fx[lv])}")
+            if fan_y[m, lv]:
+                parts.append(f"{name}: spatial Y factors multiply to {int(counts.spatial_y[m, lv])}, fan-out Y is {int(fy[lv])}")
+        reasons[m] = "; ".join(parts) or "invalid mapping"
+
+    # ---- energy ------------------------------------------------------------
+    block = np.array([lv.block_size for lv in levels], dtype=np.int64)[None, :, None]
+    e_read = np.array([e.read_pj for e in energy.storage])[None, :, None]
+    e_fill = np.array([e.fill_pj for e in energy.storage])[None, :, None]
+    e_upd = np.array([e.update_pj for e in energy.storage])[None, :, None]
+    r = np.floor(counts.reads + 1e-9).astype(np.int64)
+    f = np.floor(counts.fills + 1e-9).astype(np.int64)
+    u = np.floor(counts.updates + 1e-9).astype(np.int64)
+    vec_pj = -(-r // block) * e_read + -(-f // block) * e_fill + -(-u // block) * e_upd  # (M, L, T)
+    clusters = np.array([max(1, lv.instances // lv.cluster_size) for lv in levels], dtype=np.int64)
+    util = counts.utilized_instances
+    utilized_clusters = np.minimum(util, clusters[None, :])  # (M, L)
+    energy_ds = vec_pj * utilized_clusters[:, :, None]
+    compute_energy = np.full(M, problem.macs * energy.compute_pj, dtype=np.float64)
+    total_energy = energy_ds.sum(axis=(1, 2)) + compute_energy
+
+    # ---- cycles (Timeloop's floating-point order, for bit-exact ceilings) --
+    cc = counts.compute_cycles.astype(np.float64)
+    level_cycles = np.zeros((M, L), dtype=np.int64)
+    for lv, level in enumerate(levels):
+        read_demand = np.zeros(M)
+        write_demand = np.zeros(M)
+        for t in range(T):
+            read_demand = read_demand + r[:, lv, t] / cc
+            write_demand = write_demand + (u[:, lv, t] + f[:, lv, t]) / cc
+        slowdown = np.ones(M)
+        if level.read_bandwidth is not None:
+            lim = level.read_bandwidth < read_demand
+            slowdown = np.where(lim, np.minimum(slowdown, level.read_bandwidth / np.where(lim, read_demand, 1.0)), slowdown)
+        if level.write_bandwidth is not None:
+            lim = level.write_bandwidth < write_demand
+            slowdown = np.where(lim, np.minimum(slowdown, level.write_bandwidth / np.where(lim, write_demand, 1.0)), slowdown)
+        level_cycles[:, lv] = np.ceil(cc / slowdown).astype(np.int64)
+    cycles = np.maximum(level_cycles.max(axis=1), counts.compute_cycles)
+
+    return Report(
+        level_names=arch.level_names,
+        dataspace_names=problem.dataspace_names,
+        compute_name=arch.compute.name,
+        instances=tuple(int(x) for x in inst),
+        compute_instances=arch.compute.instances,
+        macs=problem.macs,
+        valid=valid,
+        reasons=tuple(reasons),
+        cycles=cycles.astype(np.int64),
+        compute_cycles=counts.compute_cycles.astype(np.int64),
+        energy_pj=total_energy,
+        reads=counts.reads,
+        fills=counts.fills,
+        updates=counts.updates,
+        tile_words=counts.tile_words,
+        partition_words=counts.partition_words,
+        utilized_instances=counts.utilized_instances,
+        level_cycles=level_cycles,
+        energy_by_dataspace_pj=energy_ds,
+        compute_energy_pj=compute_energy,
+        compute_utilized_instances=counts.compute_utilized,
+        energy_source=energy.describe(),
+    )
