@@ -63,7 +63,8 @@ class SpecError(TnxError, ValueError):
     """Invalid user input (YAML, spec values, files), located by a :class:`Where`."""
 
     def __init__(self, where: Where, message: str) -> None:
-        super().__init__(f"{where}: {message}")
+        located = where.file is not None or bool(where.keys)
+        super().__init__(f"{where}: {message}" if located else message)
         self.where = where
         self.message = message
 

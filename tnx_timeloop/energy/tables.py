@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from tnx_timeloop.energy.ert import ActionTable
 from tnx_timeloop.energy.timeloop_pat import compute_energy_pj, storage_vector_energy_pj
-from tnx_timeloop.spec.arch import Architecture
+from tnx_timeloop.spec.arch import Architecture, ComputeLevel, StorageLevel
 
-__all__ = ["LevelEnergy", "ArchEnergy", "resolve_energy", "timeloop_builtin_energy"]
+__all__ = ["LevelEnergy", "ArchEnergy", "resolve_energy", "timeloop_builtin_energy", "table_energy", "ENERGY_SOURCES", "select_energy"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +82,81 @@ def resolve_energy(arch: Architecture, table: ActionTable | None = None) -> Arch
 def timeloop_builtin_energy(arch: Architecture) -> ArchEnergy:
     """Energies from Timeloop's built-in model only (what ``timeloop-model`` uses without an ERT)."""
     return resolve_energy(arch, None)
+
+
+def _component_attributes(level: StorageLevel | ComputeLevel) -> dict[str, object]:
+    """Attributes an Accelergy-style estimator reads, rebuilt from the typed level."""
+    attrs: dict[str, object] = dict(level.attributes)
+    if isinstance(level, StorageLevel):
+        attrs["datawidth"] = level.word_bits
+        if level.size_words is not None:
+            attrs["depth"] = max(1, level.size_words // level.block_size)
+        if level.width_bits is not None:  # otherwise the estimator applies Accelergy's default
+            attrs["width"] = level.width_bits
+        attrs["block_size"] = level.block_size
+        attrs["cluster_size"] = level.cluster_size
+    else:
+        attrs.setdefault("datawidth", level.word_bits)
+    return attrs
+
+
+def table_energy(arch: Architecture) -> ArchEnergy:
+    """Energies from the built-in CACTI/Accelergy-fitted tables (:mod:`tnx_timeloop.energy.builtin`).
+
+    Raises
+    ------
+    EnergyError
+        Naming a component class the tables do not know.
+    """
+    from tnx_timeloop.energy.builtin import estimate_component
+
+    levels = []
+    for level in arch.storage:
+        if level.is_dummy:
+            levels.append(LevelEnergy(0.0, 0.0, 0.0, 0.0, "dummy"))
+            continue
+        est = estimate_component(level.class_name, _component_attributes(level), subclass=level.subclass)
+        acts = est.actions_pj
+        levels.append(
+            LevelEnergy(
+                read_pj=acts["read"],
+                fill_pj=acts["write"],
+                update_pj=acts.get("update", acts["write"]),
+                area_um2=est.area_um2,
+                source=est.source,
+            )
+        )
+    c = arch.compute
+    est = estimate_component(c.class_name, _component_attributes(c), subclass=c.subclass)
+    return ArchEnergy(tuple(levels), est.actions_pj["mac_random"], est.area_um2, est.source)
+
+
+ENERGY_SOURCES = ("auto", "ert", "timeloop", "tables")
+
+
+def select_energy(arch: Architecture, source: str = "auto", table: ActionTable | None = None) -> ArchEnergy:
+    """Energies for ``arch`` from the chosen source.
+
+    ``auto``: the given ERT (missing entries from Timeloop's built-in model), else
+    Timeloop's built-in model, as ``timeloop-model`` does; ``ert``: require an
+    ERT; ``timeloop``: Timeloop's built-in model even if an ERT is given;
+    ``tables``: the CACTI/Accelergy-fitted tables (technology and bit-width aware).
+    """
+    from tnx_timeloop.errors import EnergyError
+
+    key = source.lower()
+    if key == "auto":
+        return resolve_energy(arch, table)
+    if key == "ert":
+        if table is None:
+            raise EnergyError("energy source 'ert' needs an ERT file (pass ERT.yaml among the inputs)")
+        return resolve_energy(arch, table)
+    if key in ("timeloop", "timeloop-builtin", "pat"):
+        return resolve_energy(arch, None)
+    if key in ("tables", "builtin", "builtin-tables"):
+        return table_energy(arch)
+    if key in ("hwcomponents", "accelergy"):
+        from tnx_timeloop.energy.external import external_energy
+
+        return external_energy(arch, key)
+    raise EnergyError(f"unknown energy source {source!r}; choose one of {list(ENERGY_SOURCES) + ['hwcomponents', 'accelergy']}")

@@ -24,7 +24,7 @@ from tnx_timeloop.model.report import Report
 from tnx_timeloop.spec.arch import Architecture
 from tnx_timeloop.spec.problem import Problem
 
-__all__ = ["NestArrays", "finish"]
+__all__ = ["NestArrays", "finish", "CAPACITY", "MIN_UTILIZATION", "INSTANCES", "FANOUT_X", "FANOUT_Y"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,20 +61,11 @@ class NestArrays:
     spatial_y: np.ndarray
 
 
-def finish(
-    arch: Architecture,
-    problem: Problem,
-    energy: ArchEnergy,
-    counts: NestArrays,
-    *,
-    extra_invalid: np.ndarray | None = None,
-    extra_reasons: list[str] | None = None,
-) -> Report:
-    """Turn access counts into a :class:`Report` (validity, energy in pJ, cycles).
+CAPACITY, MIN_UTILIZATION, INSTANCES, FANOUT_X, FANOUT_Y = 1, 2, 4, 8, 16
 
-    ``extra_invalid``/``extra_reasons`` mark mappings already known to be
-    invalid (e.g. by the analysis) with a reason.
-    """
+
+def finish(arch: Architecture, problem: Problem, energy: ArchEnergy, counts: NestArrays) -> Report:
+    """Turn access counts into a :class:`Report` (validity, energy in pJ, cycles)."""
     M, L, T = counts.reads.shape
     levels = arch.storage
     eff = np.array([lv.effective_size_words if lv.effective_size_words is not None else -1 for lv in levels], dtype=np.int64)
@@ -85,39 +76,14 @@ def finish(
 
     used = counts.tile_words.sum(axis=2)  # (M, L)
     bounded = eff >= 0
-    over_capacity = bounded[None, :] & (used > eff[None, :])
-    under_util = bounded[None, :] & (used < eff[None, :] * min_util[None, :])
-    too_many = counts.utilized_instances > inst[None, :]
-    fan_x = counts.spatial_x > fx[None, :]
-    fan_y = counts.spatial_y > fy[None, :]
-    invalid = over_capacity | under_util | too_many | fan_x | fan_y  # (M, L)
-    valid = ~invalid.any(axis=1)
-    if extra_invalid is not None:
-        valid &= ~extra_invalid
-
-    reasons: list[str] = [""] * M
-    bad = np.flatnonzero(~valid)
-    for m in bad:
-        parts = []
-        if extra_reasons is not None and extra_reasons[m]:
-            parts.append(extra_reasons[m])
-        for lv in np.flatnonzero(invalid[m]):
-            name = levels[lv].name
-            if over_capacity[m, lv]:
-                detail = " + ".join(
-                    f"{problem.dataspaces[t].name} {int(counts.tile_words[m, lv, t])}"
-                    for t in range(T) if counts.tile_words[m, lv, t]
-                )
-                parts.append(f"{name}: tiles need {int(used[m, lv])} words ({detail}) but capacity is {int(eff[lv])}")
-            if under_util[m, lv]:
-                parts.append(f"{name}: tiles use {int(used[m, lv])} words, below min utilization {min_util[lv]:g}")
-            if too_many[m, lv]:
-                parts.append(f"{name}: uses {int(counts.utilized_instances[m, lv])} instances, only {int(inst[lv])} exist")
-            if fan_x[m, lv]:
-                parts.append(f"{name}: spatial X factors multiply to {int(counts.spatial_x[m, lv])}, fan-out X is {int(fx[lv])}")
-            if fan_y[m, lv]:
-                parts.append(f"{name}: spatial Y factors multiply to {int(counts.spatial_y[m, lv])}, fan-out Y is {int(fy[lv])}")
-        reasons[m] = "; ".join(parts) or "invalid mapping"
+    violations = (
+        (bounded[None, :] & (used > eff[None, :])) * CAPACITY
+        + (bounded[None, :] & (used < eff[None, :] * min_util[None, :])) * MIN_UTILIZATION
+        + (counts.utilized_instances > inst[None, :]) * INSTANCES
+        + (counts.spatial_x > fx[None, :]) * FANOUT_X
+        + (counts.spatial_y > fy[None, :]) * FANOUT_Y
+    ).astype(np.uint8)
+    valid = ~violations.any(axis=1)
 
     # ---- energy ------------------------------------------------------------
     block = np.array([lv.block_size for lv in levels], dtype=np.int64)[None, :, None]
@@ -162,7 +128,13 @@ def finish(
         compute_instances=arch.compute.instances,
         macs=problem.macs,
         valid=valid,
-        reasons=tuple(reasons),
+        violations=violations,
+        capacity_words=eff,
+        fanout_x=fx,
+        fanout_y=fy,
+        min_utilization=min_util,
+        spatial_x=counts.spatial_x,
+        spatial_y=counts.spatial_y,
         cycles=cycles.astype(np.int64),
         compute_cycles=counts.compute_cycles.astype(np.int64),
         energy_pj=total_energy,

@@ -576,130 +576,62 @@ def analyze_reference(problem: Problem, nest: LoopNest, word_bits: tuple[int, ..
 
 
 def _collapse(problem: Problem, nest: LoopNest, tiles: list[dict]) -> list[LevelCounts]:
-    """``tiling::CollapseTiles``: loop-level tiles -> storage-level reads/fills/updates."""
+    """Group loop-level tiles into storage levels and run the shared collapse."""
+    import numpy as np
+
+    from tnx_timeloop.model.collapse import CollapseInput, collapse
+
     T = len(problem.dataspaces)
-    rw = [ds.read_write for ds in problem.dataspaces]
-    nlev = len(nest.boundaries)
-    per_ds: list[list[dict]] = []
-    for t in range(T):
-        sol: list[dict] = []
-        i = 0
-        while i < len(tiles):
-            j = i
-            while not tiles[j]["boundary"] and j < len(tiles) - 1:
-                j += 1
-            inner, outer = tiles[i], tiles[j]
-            ct = {
-                "size": outer["size"][t],
-                "access": dict(inner["access"][t]),
-                "content": sum(inner["access"][t].values()),
-                "link": inner["link"][t],
-                "replication": outer["replication"],
-                "fanout": inner["fanout"],
-                "pfd": 0,
-                "peer_acc": 0,
-                "peer_fill": 0,
-                "share": 0.0,
-            }
-            if sol:
-                sol[-1]["pfd"] = inner["size"][t] if inner["master"] else sol[-1]["size"]
-            sol.append(ct)
-            i = j + 1
-        # partition sizes
-        part = sol[-1]["size"]
-        sol[-1]["partition"] = part
-        for c in range(len(sol) - 2, -1, -1):
-            if sol[c]["pfd"] != 0:
-                part = (part * sol[c]["size"]) // sol[c]["pfd"]
-            sol[c]["partition"] = part
-        # parent access share
-        for c in range(len(sol)):
-            if sol[c]["size"] == 0:
-                continue
-            sol[c]["share"] = 0.0
-            if c + 1 >= len(sol):
-                continue
-            o = sol[c + 1]
-            for (mc, _sc), acc in o["access"].items():
-                sol[c]["share"] += (acc * mc) / o["fanout"]
-        # masking (bypass)
-        keep = [nest.keep[s][t] for s in range(nlev)]
-        for c in range(len(sol)):
-            if sol[c]["size"] == 0 or keep[c]:
-                continue
-            o_idx = c + 1
-            while o_idx < len(sol) and sol[o_idx]["size"] == 0:
-                o_idx += 1
-            if o_idx == len(sol):
-                _zero(sol[c])
-                break
-            o = sol[o_idx]
-            children = sol[c]["content"] * o["fanout"]
-            weighted = sum(acc * mc for (mc, _sc), acc in o["access"].items())
-            factor = children / weighted if weighted else 0.0
-            o["access"] = {k: a * factor for k, a in o["access"].items() if a != 0}
-            o["link"] = 0
-            o["content"] = sum(o["access"].values())
-            _zero(sol[c])
-        for c in range(len(sol) - 1, -1, -1):
-            if not keep[c]:
-                _zero(sol[c], all_stats=True)
-            else:
-                sol[c]["share"] = 0.0
-                break
-        # peer (link) accesses
-        for c in range(len(sol) - 1, 0, -1):
-            if sol[c]["link"]:
-                spatial = sol[c - 1]["replication"]
-                per = sol[c]["link"] // spatial if spatial else 0
-                sol[c - 1]["peer_acc"] += per
-                sol[c - 1]["peer_fill"] += per
-        # reads / updates / fills (legacy RMW with first-read elision)
-        for c in range(len(sol)):
-            s = sol[c]
-            if s["size"] == 0:
-                s.update(reads=0.0, updates=0.0, fills=0.0, tr=0.0)
-                continue
-            outermost = all(sol[k]["size"] == 0 for k in range(c + 1, len(sol)))
-            if rw[t]:
-                s["updates"] = float(round(s["content"]))
-                s["reads"] = float(round(s["content"] + s["peer_acc"] - s["partition"]))
-                s["tr"] = s["reads"]
-                if outermost:
-                    s["fills"] = float(round(s["share"] + s["peer_fill"]))
-                else:
-                    s["fills"] = float(round(s["share"] + s["peer_fill"] - s["partition"]))
-            else:
-                s["reads"] = float(round(s["content"] + s["peer_acc"]))
-                s["updates"] = 0.0
-                s["fills"] = s["share"] + s["peer_fill"]
-                s["tr"] = 0.0
-        per_ds.append(sol)
+    S = len(nest.boundaries)
+    size = np.zeros((1, S, T), dtype=np.int64)
+    content = np.zeros((1, S, T))
+    weighted = np.zeros((1, S, T))
+    pfd = np.zeros((1, S, T), dtype=np.int64)
+    link = np.zeros((1, S, T), dtype=np.int64)
+    fanout = np.ones((1, S), dtype=np.int64)
+    replication = np.ones((1, S), dtype=np.int64)
+    multicast: list[list[dict]] = []
+    i = 0
+    level = 0
+    while i < len(tiles):
+        j = i
+        while not tiles[j]["boundary"] and j < len(tiles) - 1:
+            j += 1
+        inner, outer = tiles[i], tiles[j]
+        for t in range(T):
+            size[0, level, t] = outer["size"][t]
+            content[0, level, t] = sum(inner["access"][t].values())
+            weighted[0, level, t] = sum(a * mc for (mc, _sc), a in inner["access"][t].items())
+            link[0, level, t] = inner["link"][t]
+            if level > 0:
+                pfd[0, level - 1, t] = inner["size"][t] if inner["master"] else 0
+        fanout[0, level] = inner["fanout"]
+        replication[0, level] = outer["replication"]
+        multicast.append([dict(inner["access"][t]) for t in range(T)])
+        level += 1
+        i = j + 1
+    keep = np.array([[nest.keep[s_][t] for t in range(T)] for s_ in range(S)], dtype=bool)[None]
+    out = collapse(
+        CollapseInput(
+            size=size, content=content, weighted=weighted, fanout=fanout, pfd=pfd, link=link,
+            replication=replication, keep=keep,
+            read_write=np.array([ds.read_write for ds in problem.dataspaces], dtype=bool),
+        )
+    )
     levels = []
-    for c in range(nlev):
+    for c in range(S):
         levels.append(
             LevelCounts(
-                tile_words=[per_ds[t][c]["size"] for t in range(T)],
-                partition_words=[per_ds[t][c].get("partition", 0) for t in range(T)],
-                utilized_instances=max(per_ds[t][c]["replication"] for t in range(T)),
-                reads=[per_ds[t][c]["reads"] for t in range(T)],
-                fills=[per_ds[t][c]["fills"] for t in range(T)],
-                updates=[per_ds[t][c]["updates"] for t in range(T)],
-                temporal_reductions=[per_ds[t][c]["tr"] for t in range(T)],
-                link_transfers=[per_ds[t][c]["link"] for t in range(T)],
-                multicast=[per_ds[t][c]["access"] for t in range(T)],
-                fanout=per_ds[0][c]["fanout"],
+                tile_words=[int(v) for v in out.size[0, c]],
+                partition_words=[int(v) for v in out.partition[0, c]],
+                utilized_instances=int(replication[0, c]),
+                reads=[float(v) for v in out.reads[0, c]],
+                fills=[float(v) for v in out.fills[0, c]],
+                updates=[float(v) for v in out.updates[0, c]],
+                temporal_reductions=[float(v) for v in out.temporal_reductions[0, c]],
+                link_transfers=[int(v) for v in link[0, c]],
+                multicast=multicast[c],
+                fanout=int(fanout[0, c]),
             )
         )
     return levels
-
-
-def _zero(tile: dict, all_stats: bool = False) -> None:
-    tile["size"] = 0
-    tile["partition"] = 0
-    tile["content"] = 0.0
-    tile["share"] = 0.0
-    if all_stats:
-        tile["access"] = {}
-        tile["link"] = 0
-        tile["replication"] = tile["replication"]

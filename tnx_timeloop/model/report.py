@@ -25,8 +25,8 @@ class Report:
     ----------
     valid : bool (M,)
         Whether the mapping fits (capacity, instances, fan-out).
-    reasons : tuple of str, length M
-        Why a mapping is invalid ('' when valid).
+    violations : uint8 (M, L)
+        Bit flags of what each level violates (see :meth:`reason`).
     cycles : int64 (M,)
         Latency in cycles (max over levels after bandwidth throttling).
     compute_cycles : int64 (M,)
@@ -56,7 +56,7 @@ class Report:
     compute_instances: int
     macs: int
     valid: np.ndarray
-    reasons: tuple[str, ...]
+    violations: np.ndarray
     cycles: np.ndarray
     compute_cycles: np.ndarray
     energy_pj: np.ndarray
@@ -70,7 +70,43 @@ class Report:
     energy_by_dataspace_pj: np.ndarray
     compute_energy_pj: np.ndarray
     compute_utilized_instances: np.ndarray
+    capacity_words: np.ndarray  # int64 (L,), -1 = unbounded
+    fanout_x: np.ndarray  # int64 (L,)
+    fanout_y: np.ndarray  # int64 (L,)
+    min_utilization: np.ndarray  # float64 (L,)
+    spatial_x: np.ndarray  # int64 (M, L)
+    spatial_y: np.ndarray  # int64 (M, L)
     energy_source: str = "timeloop-builtin"
+
+    _PER_MAPPING = frozenset({
+        "valid", "violations", "cycles", "compute_cycles", "energy_pj", "reads", "fills", "updates",
+        "tile_words", "partition_words", "utilized_instances", "level_cycles", "energy_by_dataspace_pj",
+        "compute_energy_pj", "compute_utilized_instances", "spatial_x", "spatial_y",
+    })
+
+    def reason(self, i: int) -> str:
+        """Why mapping ``i`` is invalid, naming each level and number ('' if valid)."""
+        if self.valid[i]:
+            return ""
+        parts = []
+        for lv, name in enumerate(self.level_names):
+            flags = int(self.violations[i, lv])
+            used = int(self.tile_words[i, lv].sum())
+            if flags & 1:
+                detail = " + ".join(
+                    f"{ds} {int(self.tile_words[i, lv, t])}"
+                    for t, ds in enumerate(self.dataspace_names) if self.tile_words[i, lv, t]
+                )
+                parts.append(f"{name}: tiles need {used} words ({detail}) but its capacity is {int(self.capacity_words[lv])}")
+            if flags & 2:
+                parts.append(f"{name}: tiles use {used} words, below its min utilization {self.min_utilization[lv]:g}")
+            if flags & 4:
+                parts.append(f"{name}: uses {int(self.utilized_instances[i, lv])} instances, only {self.instances[lv]} exist")
+            if flags & 8:
+                parts.append(f"{name}: spatial X factors multiply to {int(self.spatial_x[i, lv])}, its X fan-out is {int(self.fanout_x[lv])}")
+            if flags & 16:
+                parts.append(f"{name}: spatial Y factors multiply to {int(self.spatial_y[i, lv])}, its Y fan-out is {int(self.fanout_y[lv])}")
+        return "; ".join(parts) or "invalid mapping"
 
     def __len__(self) -> int:
         return int(self.valid.shape[0])
@@ -98,12 +134,7 @@ class Report:
         fields: dict[str, Any] = {}
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
-            if isinstance(value, np.ndarray):
-                fields[name] = value[idx]
-            elif name == "reasons":
-                fields[name] = tuple(self.reasons[int(i)] for i in idx)
-            else:
-                fields[name] = value
+            fields[name] = value[idx] if name in self._PER_MAPPING else value
         return Report(**fields)
 
     # -- views ----------------------------------------------------------------
@@ -145,7 +176,7 @@ class Report:
             "energy_source": self.energy_source,
         }
         if not self.valid[i]:
-            out["invalid_reason"] = self.reasons[i]
+            out["invalid_reason"] = self.reason(i)
         return out
 
 

@@ -552,8 +552,11 @@ def _parse_v04(arch: Node, errors: Collector) -> tuple[list[StorageLevel], Compu
                     attrs = node.data.get("attributes") or {}
                     if not isinstance(attrs, Mapping):
                         raise SpecError(node.at("attributes"), "attributes must be a mapping")
+                    # a component's spatial fan-out replicates it and everything below it
                     sx, sy = _spatial(node)
-                    mx, my = state["mesh_x"] * sx, state["mesh_y"] * sy
+                    state["mesh_x"] *= sx
+                    state["mesh_y"] *= sy
+                    mx, my = state["mesh_x"], state["mesh_y"]
                     probe = f"{cls} {sub or ''}"
                     if is_compute_class(probe) and not is_buffer_class(probe):
                         if compute is not None:

@@ -160,11 +160,11 @@ def load_yaml_text(text: str, *, source: Path | str | None = None) -> Any:
         raise SpecError(Where(source), f"malformed YAML: {err}") from None
 
 
-def load_yaml_file(path: Path | str) -> Any:
+def load_yaml_file(path: Path | str, *, variables: Mapping[str, Any] | None = None) -> Any:
     """Read and parse one YAML file; a missing or unreadable file is a :class:`SpecError`.
 
-    Files ending in ``.j2``/``.jinja``/``.jinja2`` are rendered with Jinja first
-    (no variables; use :func:`tnx_timeloop.spec.templates.render_template` for those).
+    A file holding Jinja markup (``{{ }}``/``{% %}``) is rendered first with
+    ``variables`` (template defaults may come from ``{% set %}`` in the file).
     """
     p = Path(path)
     if not p.exists():
@@ -175,23 +175,24 @@ def load_yaml_file(path: Path | str) -> Any:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise SpecError(Where(p), f"cannot read file: {err}") from None
-    if p.suffix in {".j2", ".jinja", ".jinja2"}:
+    if "{{" in text or "{%" in text:
         from tnx_timeloop.spec.templates import render_template
 
-        text = render_template(text, {}, source=p)
+        text = render_template(text, variables or {}, source=p)
     return load_yaml_text(text, source=p)
 
 
-def _merge_into(target: dict, incoming: Mapping, sources: dict, source: Path | str) -> None:
+def _merge_into(target: dict, incoming: Mapping) -> None:
     for key, value in incoming.items():
         if key in target and isinstance(target[key], dict) and isinstance(value, Mapping):
-            _merge_into(target[key], value, sources, source)
+            _merge_into(target[key], value)
         else:
             target[key] = value
-            sources.setdefault(key, source)
 
 
-def load_and_merge(paths: Iterable[Path | str]) -> tuple[dict, dict[str, Path | str]]:
+def load_and_merge(
+    paths: Iterable[Path | str], *, variables: Mapping[str, Any] | None = None
+) -> tuple[dict, dict[str, Path | str]]:
     """Load several YAML files and merge their top-level keys as ``timeloop-model`` does.
 
     Returns
@@ -204,7 +205,7 @@ def load_and_merge(paths: Iterable[Path | str]) -> tuple[dict, dict[str, Path | 
     merged: dict = LineDict()
     sources: dict[str, Path | str] = {}
     for path in paths:
-        doc = load_yaml_file(path)
+        doc = load_yaml_file(path, variables=variables)
         if doc is None:
             continue
         if not isinstance(doc, Mapping):
@@ -213,7 +214,7 @@ def load_and_merge(paths: Iterable[Path | str]) -> tuple[dict, dict[str, Path | 
             )
         for key, value in doc.items():
             if key in merged and isinstance(merged[key], dict) and isinstance(value, Mapping):
-                _merge_into(merged[key], value, {}, path)
+                _merge_into(merged[key], value)
             else:
                 merged[key] = value
                 sources[key] = path

@@ -1,0 +1,166 @@
+"""Public facade: load specs from files, evaluate mappings, format reports.
+
+Everything the CLI does goes through these functions; they are also the entry
+points for Python users::
+
+    import tnx_timeloop as tnx
+    spec = tnx.load_spec(["arch.yaml", "problem.yaml", "mapping.yaml"])
+    report = tnx.evaluate(spec)
+    print(report.to_dict()["cycles"], report.to_dict()["energy_pj"])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping as MappingABC
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tnx_timeloop.energy.ert import ActionTable, parse_art, parse_ert
+from tnx_timeloop.energy.tables import ArchEnergy, select_energy
+from tnx_timeloop.errors import SpecError, Where
+from tnx_timeloop.model.report import Report
+from tnx_timeloop.spec.arch import Architecture, parse_architecture
+from tnx_timeloop.spec.mapping import Mapping, parse_mapping
+from tnx_timeloop.spec.problem import Problem, parse_problem
+from tnx_timeloop.spec.yaml_io import load_and_merge
+
+__all__ = ["Spec", "load_spec", "evaluate", "evaluate_files", "energy_for", "format_report"]
+
+# Top-level keys Timeloop/Accelergy input files use, and what we do with them.
+_KNOWN_KEYS = {
+    "architecture", "problem", "mapping", "ERT", "ART", "ERT_summary", "ART_summary",
+    "mapper", "architecture_constraints", "mapspace_constraints", "mapspace", "constraints",
+    "compound_components", "components", "variables", "globals", "model", "sparse_optimizations",
+    "flattened_architecture", "layer", "layers",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """Everything read from a set of input files (Timeloop's merged view).
+
+    ``mapping`` is resolved against ``arch`` and ``problem`` when all three are
+    present; ``constraints`` and ``mapper`` keep the raw directives for the mapper.
+    """
+
+    arch: Architecture | None = None
+    problem: Problem | None = None
+    mapping: Mapping | None = None
+    energy_table: ActionTable | None = None
+    constraints: tuple[tuple[str, Any], ...] = ()
+    mapper: MappingABC[str, Any] = field(default_factory=dict)
+    files: tuple[str, ...] = ()
+
+    def require(self, *parts: str) -> None:
+        """Raise a clear error if a needed section is missing."""
+        names = {"arch": "architecture", "problem": "problem", "mapping": "mapping"}
+        missing = [names[p] for p in parts if getattr(self, p) is None]
+        if missing:
+            given = ", ".join(self.files) or "no files"
+            raise SpecError(
+                Where(None),
+                f"missing {' and '.join(repr(m) for m in missing)} section(s) in the inputs ({given}); "
+                f"pass a file holding a top-level '{missing[0]}' key",
+            )
+
+
+def load_spec(paths: Sequence[Path | str], *, variables: MappingABC[str, Any] | None = None) -> Spec:
+    """Read and merge Timeloop YAML files (architecture, problem, mapping, ERT/ART, constraints, mapper).
+
+    Files are merged the way ``timeloop-model`` merges them. Jinja templates
+    (files containing ``{{ }}``/``{% %}``) are rendered with ``variables``.
+
+    Raises
+    ------
+    SpecError
+        Naming the file, key path and problem for malformed or inconsistent input.
+    """
+    if not paths:
+        raise SpecError(Where(None), "no input files given")
+    merged, sources = load_and_merge(paths, variables=variables)
+    for key in merged:
+        if key not in _KNOWN_KEYS:
+            raise SpecError(
+                Where(sources.get(key), (str(key),)),
+                f"unknown top-level key {key!r}; expected one of {sorted(_KNOWN_KEYS)}",
+            )
+    arch = problem = mapping = None
+    if "architecture" in merged:
+        arch = parse_architecture(merged["architecture"], where=Where(sources["architecture"], ("architecture",)))
+    if "problem" in merged:
+        problem = parse_problem(merged["problem"], where=Where(sources["problem"], ("problem",)))
+    table: ActionTable | None = None
+    if "ERT" in merged:
+        table = parse_ert(merged["ERT"], where=Where(sources["ERT"], ("ERT",)))
+    elif "ERT_summary" in merged:
+        table = parse_ert(merged["ERT_summary"], where=Where(sources["ERT_summary"], ("ERT_summary",)))
+    if "ART" in merged:
+        art = parse_art(merged["ART"], where=Where(sources["ART"], ("ART",)))
+        table = art if table is None else table.merged(art)
+    if "mapping" in merged:
+        if arch is None or problem is None:
+            raise SpecError(
+                Where(sources["mapping"], ("mapping",)),
+                "a mapping needs the architecture and the problem among the inputs",
+            )
+        mapping = parse_mapping(merged["mapping"], arch, problem, where=Where(sources["mapping"], ("mapping",)))
+    constraints: list[tuple[str, Any]] = []
+    for key in ("architecture_constraints", "mapspace_constraints", "constraints", "mapspace"):
+        if key in merged:
+            constraints.append((str(sources[key]), (key, merged[key])))
+    mapper = merged.get("mapper") or {}
+    if not isinstance(mapper, MappingABC):
+        raise SpecError(Where(sources.get("mapper"), ("mapper",)), "the mapper section must be a mapping")
+    return Spec(
+        arch=arch,
+        problem=problem,
+        mapping=mapping,
+        energy_table=table,
+        constraints=tuple(constraints),
+        mapper=dict(mapper),
+        files=tuple(str(p) for p in paths),
+    )
+
+
+def energy_for(spec: Spec, source: str = "auto") -> ArchEnergy:
+    """Per-action energies of ``spec.arch`` from ``source`` (see :func:`tnx_timeloop.energy.tables.select_energy`)."""
+    spec.require("arch")
+    assert spec.arch is not None
+    return select_energy(spec.arch, source, spec.energy_table)
+
+
+def evaluate(
+    spec: Spec,
+    *,
+    backend: str = "native",
+    energy: str = "auto",
+    method: str = "batch",
+) -> Report:
+    """Evaluate ``spec.mapping`` of ``spec.problem`` on ``spec.arch``; a :class:`Report` of one mapping.
+
+    ``backend`` selects the evaluator (``native`` is the embedded model);
+    ``method`` chooses the native model's path (``batch``, the vectorised closed
+    form, or ``reference``, the literal nest walk; both give Timeloop's numbers).
+    """
+    spec.require("arch", "problem", "mapping")
+    assert spec.arch is not None and spec.problem is not None and spec.mapping is not None
+    from tnx_timeloop.backends import get_backend
+
+    return get_backend(backend).evaluate(
+        spec.arch, spec.problem, spec.mapping, energy=energy_for(spec, energy), method=method
+    )
+
+
+def evaluate_files(paths: Sequence[Path | str], *, backend: str = "native", energy: str = "auto") -> Report:
+    """:func:`load_spec` then :func:`evaluate`."""
+    return evaluate(load_spec(paths), backend=backend, energy=energy)
+
+
+def format_report(report: Report, i: int = 0) -> str:
+    """A readable per-level table of mapping ``i`` (plain text, also fine on terminals)."""
+    from tnx_timeloop.model.format import render_report
+
+    return render_report(report, i)
+

@@ -1,0 +1,547 @@
+"""The batched model: Timeloop's nest analysis in closed form over ``M`` mappings at once.
+
+Timeloop walks the loop nest (see :mod:`tnx_timeloop.model.reference`). Because
+it extrapolates every temporal loop from its first two iterations, the walk over
+the loops above a storage level visits the corners ``{0, 1}^K`` of the K
+non-trivial loops, and the data that must be filled into the level is a sum
+over *transition types*: the step of loop ``j`` (with the loops inside it going
+back from index 1 to 0) has total weight ``(n_j - 1) * prod_{m > j} n_m``, and
+moves the level's tile by a fixed vector in each data-space. A move is
+
+* empty (the tile stays) -- no data;
+* a slide along one data rank by less than the tile -- the uncovered slab;
+* anything else -- the whole tile.
+
+Timeloop forgets a slide when the tile changes direction; in the corner walk
+every step of an outer loop follows a step of the innermost loop, so the rule
+reduces to: if the innermost moving loop slides, a slide of another loop in
+another direction costs the whole tile. Equal tiles among spatial children are
+multicast (counted once at the parent). The collapse into reads/fills/updates
+is shared with the reference (:mod:`tnx_timeloop.model.collapse`).
+
+Mappings this closed form does not cover exactly -- imperfect factors, and
+spatial fan-outs where neighbour link transfers can occur -- are flagged and
+evaluated by the reference, so every result is Timeloop's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tnx_timeloop.model.collapse import CollapseInput, collapse
+from tnx_timeloop.model.physical import NestArrays
+from tnx_timeloop.spec.arch import Architecture
+from tnx_timeloop.spec.mapping import LevelMapping, Mapping
+from tnx_timeloop.spec.problem import Problem
+
+__all__ = ["MappingBatch", "analyze_batch"]
+
+
+@dataclass(frozen=True, slots=True)
+class MappingBatch:
+    """``M`` mappings over ``L`` storage levels (outermost first) and ``D`` problem dimensions.
+
+    Attributes
+    ----------
+    temporal, spatial : int64 (M, L, D)
+        Loop trip counts per level and dimension (1 = no loop).
+    temporal_order, spatial_order : int64 (M, L, D)
+        Dimension index at each loop position, innermost first.
+    split : int64 (M, L)
+        Number of leading spatial positions mapped to the X axis.
+    keep : bool (M, L, T)
+        Whether each level stores each data-space.
+    temporal_residual, spatial_residual : int64 (M, L, D)
+        Last-iteration trip counts (equal to the factors when perfect).
+    """
+
+    temporal: np.ndarray
+    spatial: np.ndarray
+    temporal_order: np.ndarray
+    spatial_order: np.ndarray
+    split: np.ndarray
+    keep: np.ndarray
+    temporal_residual: np.ndarray
+    spatial_residual: np.ndarray
+
+    def __post_init__(self) -> None:
+        M, L, D = self.temporal.shape
+        for name in ("spatial", "temporal_order", "spatial_order", "temporal_residual", "spatial_residual"):
+            arr = getattr(self, name)
+            if arr.shape != (M, L, D):
+                raise ValueError(f"MappingBatch.{name} has shape {arr.shape}, expected {(M, L, D)}")
+        if self.split.shape != (M, L):
+            raise ValueError(f"MappingBatch.split has shape {self.split.shape}, expected {(M, L)}")
+        if self.keep.shape[:2] != (M, L):
+            raise ValueError(f"MappingBatch.keep has shape {self.keep.shape}, expected ({M}, {L}, T)")
+
+    def __len__(self) -> int:
+        return int(self.temporal.shape[0])
+
+    @property
+    def imperfect(self) -> np.ndarray:
+        """bool (M,): mappings with an imperfect (residual) factor."""
+        return ((self.temporal != self.temporal_residual) | (self.spatial != self.spatial_residual)).any(axis=(1, 2))
+
+    def take(self, index: np.ndarray | Sequence[int]) -> MappingBatch:
+        """The selected mappings as a new batch."""
+        idx = np.asarray(index)
+        return MappingBatch(*(getattr(self, f)[idx] for f in self.__dataclass_fields__))
+
+    @classmethod
+    def concatenate(cls, batches: Sequence[MappingBatch]) -> MappingBatch:
+        return cls(*(np.concatenate([getattr(b, f) for b in batches]) for f in cls.__dataclass_fields__))
+
+    @classmethod
+    def from_mappings(cls, mappings: Sequence[Mapping]) -> MappingBatch:
+        """Pack :class:`Mapping` objects (same problem and architecture) into arrays."""
+        if not mappings:
+            raise ValueError("from_mappings needs at least one mapping")
+        dims = mappings[0].dimensions
+        index = {d: i for i, d in enumerate(dims)}
+
+        def level_rows(lv: LevelMapping) -> tuple:
+            return (
+                lv.temporal,
+                lv.spatial,
+                [index[d] for d in lv.temporal_order],
+                [index[d] for d in lv.spatial_order],
+                lv.split,
+                lv.keep,
+                lv.temporal_residual,
+                lv.spatial_residual,
+            )
+
+        rows = [[level_rows(lv) for lv in m.levels] for m in mappings]
+        fields = list(zip(*[list(zip(*r)) for r in rows], strict=True))
+        return cls(
+            temporal=np.asarray(fields[0], dtype=np.int64),
+            spatial=np.asarray(fields[1], dtype=np.int64),
+            temporal_order=np.asarray(fields[2], dtype=np.int64),
+            spatial_order=np.asarray(fields[3], dtype=np.int64),
+            split=np.asarray(fields[4], dtype=np.int64),
+            keep=np.asarray(fields[5], dtype=bool),
+            temporal_residual=np.asarray(fields[6], dtype=np.int64),
+            spatial_residual=np.asarray(fields[7], dtype=np.int64),
+        )
+
+    def mapping(self, i: int, dimensions: Sequence[str], dataspaces: Sequence[str]) -> Mapping:
+        """Mapping ``i`` as a :class:`Mapping`."""
+        dims = tuple(dimensions)
+        levels = []
+        for lv in range(self.temporal.shape[1]):
+            levels.append(
+                LevelMapping(
+                    temporal=tuple(int(x) for x in self.temporal[i, lv]),
+                    temporal_residual=tuple(int(x) for x in self.temporal_residual[i, lv]),
+                    temporal_order=tuple(dims[int(x)] for x in self.temporal_order[i, lv]),
+                    spatial=tuple(int(x) for x in self.spatial[i, lv]),
+                    spatial_residual=tuple(int(x) for x in self.spatial_residual[i, lv]),
+                    spatial_order=tuple(dims[int(x)] for x in self.spatial_order[i, lv]),
+                    split=int(self.split[i, lv]),
+                    keep=tuple(bool(x) for x in self.keep[i, lv]),
+                )
+            )
+        return Mapping(tuple(levels), dims, tuple(dataspaces))
+
+    def spatial_xy(self) -> tuple[np.ndarray, np.ndarray]:
+        """int64 (M, L) pair: product of spatial factors on the X and on the Y axis."""
+        M, L, D = self.spatial.shape
+        factor_at_pos = np.take_along_axis(self.spatial, self.spatial_order, axis=2)  # (M, L, D)
+        pos = np.arange(D)[None, None, :]
+        is_x = pos < self.split[:, :, None]
+        x = np.where(is_x, factor_at_pos, 1).prod(axis=2)
+        y = np.where(is_x, 1, factor_at_pos).prod(axis=2)
+        return x, y
+
+
+@dataclass(frozen=True, slots=True)
+class _ProblemArrays:
+    A: np.ndarray  # int64 (R, D): all data-space ranks stacked
+    rank_ds: np.ndarray  # int64 (R,): data-space of each rank
+    ranks: tuple[np.ndarray, ...]  # per data-space, its rank indices
+    starts: np.ndarray  # int64 (T,): first rank of each data-space
+    read_write: np.ndarray  # bool (T,)
+
+
+def _problem_arrays(problem: Problem) -> _ProblemArrays:
+    mats = problem.projection_arrays()
+    A = np.concatenate(mats, axis=0)
+    rank_ds = np.concatenate([np.full(m.shape[0], t) for t, m in enumerate(mats)])
+    ranks = tuple(np.flatnonzero(rank_ds == t) for t in range(len(mats)))
+    rw = np.array([ds.read_write for ds in problem.dataspaces], dtype=bool)
+    starts = np.array([r[0] for r in ranks], dtype=np.int64)
+    return _ProblemArrays(A, rank_ds, ranks, starts, rw)
+
+
+def _tile_sizes(extent: np.ndarray, pa: _ProblemArrays) -> tuple[np.ndarray, np.ndarray]:
+    """Per-rank extents (M, X, R) and per-data-space words (M, X, T) of boxes with ``extent`` (M, X, D)."""
+    per_rank = (extent - 1) @ np.abs(pa.A).T + 1
+    words = np.stack([per_rank[..., r].prod(axis=-1) for r in pa.ranks], axis=-1)
+    return per_rank, words
+
+
+def analyze_batch(
+    arch: Architecture, problem: Problem, batch: MappingBatch
+) -> tuple[NestArrays, np.ndarray]:
+    """Per-instance access counts of every mapping in ``batch``.
+
+    Returns
+    -------
+    counts : NestArrays
+        Counts for all mappings (levels outermost first).
+    needs_reference : bool (M,)
+        Mappings the closed form does not cover exactly (imperfect factors,
+        possible neighbour link transfers); their counts here are not final and
+        must come from :func:`tnx_timeloop.model.reference.analyze_reference`.
+    """
+    pa = _problem_arrays(problem)
+    M, L, D = batch.temporal.shape
+    T = len(pa.ranks)
+
+    # ---- the nest, innermost block first. Within a block every dimension has one spatial
+    # and one temporal loop, so strides and tile extents do not depend on loop order.
+    sp = batch.spatial[:, ::-1, :]  # (M, L, D)
+    tt = batch.temporal[:, ::-1, :]
+    per_block = sp * tt
+    tile_ext = np.cumprod(per_block, axis=1)  # (M, L, D): tile of each storage level
+    below = tile_ext // per_block  # extent of everything under a block
+    union_ext = below * sp  # union of a block's spatial children
+    sigma_t = union_ext  # stride of a block's temporal loop of each dimension
+    tile_rank, tile_words = _tile_sizes(tile_ext, pa)  # (M, L, R), (M, L, T)
+    _, union_words = _tile_sizes(union_ext, pa)
+
+    fanout = sp.prod(axis=2)  # (M, L)
+    compute_cycles = tt.prod(axis=(1, 2))
+    compute_utilized = fanout.prod(axis=1)
+    rev_cum = np.cumprod(fanout[:, ::-1], axis=1)[:, ::-1]
+    replication = np.ones((M, L), dtype=np.int64)
+    replication[:, :-1] = rev_cum[:, 1:]
+
+    # temporal loops in nest order (innermost first), compacted to the non-trivial ones
+    t_order = batch.temporal_order[:, ::-1, :]
+    t_end = np.take_along_axis(tt, t_order, axis=2).reshape(M, L * D)
+    t_sigma = np.take_along_axis(sigma_t, t_order, axis=2).reshape(M, L * D)
+    t_dim = t_order.reshape(M, L * D)
+    nontrivial = t_end >= 2
+    K = max(1, int(nontrivial.sum(axis=1).max()))
+    sel = np.argsort(~nontrivial, axis=1, kind="stable")[:, :K]
+    k_valid = np.take_along_axis(nontrivial, sel, axis=1)  # (M, K)
+    k_end = np.where(k_valid, np.take_along_axis(t_end, sel, axis=1), 1)
+    k_block = sel // D
+    k_a = pa.A.T[np.take_along_axis(t_dim, sel, axis=1)] * np.where(k_valid, np.take_along_axis(t_sigma, sel, axis=1), 0)[:, :, None]  # (M, K, R)
+    suffix = np.ones((M, K), dtype=np.int64)
+    if K > 1:
+        suffix[:, :-1] = np.cumprod(k_end[:, ::-1], axis=1)[:, ::-1][:, 1:]
+    weight = (k_end - 1) * suffix  # total weight of each transition type
+    cum_excl = np.cumsum(k_a, axis=1) - k_a  # (M, K, R)
+    sp_order = batch.spatial_order[:, ::-1, :]
+
+    needs_reference = batch.imperfect.copy()
+
+    # ---- per child level c (-1 = the MACs): how its tile moves at each transition type,
+    # the data filled into one instance of c, and what block c+1's spatial fan-out reads for it
+    content = np.zeros((M, L, T))
+    weighted = np.zeros((M, L, T))
+    link = np.zeros((M, L, T), dtype=np.int64)
+    # all storage levels at once: the tile move of each transition type, and what it brings in
+    lv = np.arange(L)
+    above_all = k_valid[:, None, :] & (k_block[:, None, :] > lv[None, :, None])  # (M, L, K)
+    below_mask = (k_valid[:, None, :] & (k_block[:, None, :] <= lv[None, :, None])).astype(np.int64)
+    prefix = np.einsum("mck,mkr->mcr", below_mask, k_a)  # (M, L, R)
+    shift_all = k_a[:, None, :, :] - cum_excl[:, None, :, :] + prefix[:, :, None, :]  # (M, L, K, R)
+    first_all = np.argmax(above_all, axis=2)  # (M, L): the innermost moving loop above each level
+    tw, tslide, tmag = _transitions(shift_all, first_all, tile_rank, tile_words, pa.starts)
+    delta_total = tile_words + np.where(above_all[..., None], weight[:, None, :, None] * tw, 0).sum(axis=2)
+    ones = np.ones((M, K), dtype=np.int64)
+    mac_transitions = _Transitions(ones, np.zeros((M, K), bool), ones, np.ones(M, dtype=np.int64))
+
+    for c in range(-1, L):
+        if c >= 0:
+            above, shift, first = above_all[:, c], shift_all[:, c], first_all[:, c]
+            trans = [_Transitions(tw[:, c, :, t], tslide[:, c, :, t], tmag[:, c, :, t], tile_words[:, c, t]) for t in range(T)]
+        else:  # the MACs get one fresh point per operand every cycle
+            above, shift, first = k_valid, k_a - cum_excl, np.argmax(k_valid, axis=1)
+            trans = [mac_transitions] * T
+        child_total = np.broadcast_to(compute_cycles[:, None], (M, T)).astype(np.float64) if c < 0 else delta_total[:, c, :]
+        b = c + 1  # the block whose spatial loops fan out to c's instances
+        if b >= L:
+            continue
+        e = sp[:, b, :]  # (M, D) spatial trip counts, by dimension
+        if not (e > 1).any():
+            content[:, b, :] = child_total
+            weighted[:, b, :] = child_total
+            continue
+        step = pa.A.T[None, :, :] * below[:, b, :, None]  # (M, D, R): data offset of one step of each spatial loop
+        active = e > 1
+        reach = (np.abs(step) * (e - 1)[:, :, None]).sum(axis=1)  # (M, R): largest offset difference
+        F = fanout[:, b]
+        hx, vy = arch.fanout_xy(L - 1 - b)
+        for t, rk in enumerate(pa.ranks):
+            contrib = (step[:, :, rk] != 0) & active[:, :, None]  # (M, D, Rt)
+            simple = (contrib.sum(axis=1) <= 1).all(axis=1)
+            groups = np.where(contrib.any(axis=2), e, 1).prod(axis=1)
+            hard = np.flatnonzero(~simple & (F <= max(1, hx * vy)))
+            if len(hard):
+                off, ok = _instance_offsets(e[hard], step[hard][:, :, rk], hx * vy)
+                groups[hard] = _distinct(off, ok)[0]
+            content[:, b, t] = child_total[:, t] * groups
+            weighted[:, b, t] = child_total[:, t] * F
+            # neighbour links need a tile move equal to two children's offset difference:
+            # zero outside the ranks these spatial loops index and within their reach
+            tr = trans[t]
+            sh = shift[:, :, rk]
+            spatial_rank = contrib.any(axis=1)[:, None, :]
+            reachable = (((sh == 0) | spatial_rank) & (np.abs(sh) <= reach[:, None, rk])).all(axis=2)
+            moving = (sh != 0).any(axis=2) if c >= 0 else np.ones((M, K), bool)
+            candidate = (above & (tr.words > 0) & moving & reachable).any(axis=1) & (F > 1)
+            if c < 0:
+                candidate |= (groups < F) & above.any(axis=1)
+            candidate &= F <= hx * vy
+            rows = np.flatnonzero(candidate)
+            if len(rows):
+                order = sp_order[rows, b]  # spatial loops innermost first: the linear instance order
+                c_, w_, l_ = _links(
+                    np.take_along_axis(e[rows], order, axis=1),
+                    np.take_along_axis(step[rows][:, :, rk], order[:, :, None], axis=1),
+                    hx, vy, tr, rows, above[rows], weight[rows], sh[rows], first[rows],
+                    k_end[rows, first[rows]],
+                )
+                content[rows, b, t], weighted[rows, b, t], link[rows, b, t] = c_, w_, l_
+
+    # ---- collapse (innermost first)
+    pfd = np.zeros((M, L, T), dtype=np.int64)
+    pfd[:, :-1, :] = np.where(fanout[:, 1:, None] > 1, union_words[:, 1:, :], 0)
+    out = collapse(
+        CollapseInput(
+            size=tile_words,
+            content=content,
+            weighted=weighted,
+            fanout=fanout,
+            pfd=pfd,
+            link=link,
+            replication=replication,
+            keep=batch.keep[:, ::-1, :],
+            read_write=pa.read_write,
+        )
+    )
+    sx, sy = batch.spatial_xy()
+    counts = NestArrays(
+        reads=out.reads[:, ::-1, :],
+        fills=out.fills[:, ::-1, :],
+        updates=out.updates[:, ::-1, :],
+        tile_words=out.size[:, ::-1, :],
+        partition_words=out.partition[:, ::-1, :],
+        utilized_instances=replication[:, ::-1],
+        compute_cycles=compute_cycles,
+        compute_utilized=compute_utilized,
+        spatial_x=sx,
+        spatial_y=sy,
+    )
+    return counts, needs_reference
+
+
+@dataclass(frozen=True, slots=True)
+class _Transitions:
+    """How a level's tile changes at each transition type, for one data-space.
+
+    ``words`` (M, K): words the step brings in (0: tile unchanged; the whole tile
+    after a jump or a direction change); ``slide`` (M, K): the step slid by less
+    than the tile; ``magnitude`` (M, K): slide distance along the moving rank;
+    ``initial`` (M,): words of the first (full) tile.
+    """
+
+    words: np.ndarray
+    slide: np.ndarray
+    magnitude: np.ndarray
+    initial: np.ndarray
+
+
+def _transitions(
+    shift: np.ndarray, first: np.ndarray, rank_size: np.ndarray, words: np.ndarray, starts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Classify every transition type of every level for every data-space.
+
+    Parameters
+    ----------
+    shift : int64 (M, L, K, R)
+        Tile move of each transition type, per data rank.
+    first : int64 (M, L)
+        The innermost moving loop above each level.
+    rank_size, words : int64 (M, L, R), (M, L, T)
+        Each level's tile, per rank and in words.
+    starts : int64 (T,)
+        First rank of each data-space (ranks are stacked by data-space).
+
+    Returns
+    -------
+    words_in : int64 (M, L, K, T)
+        Words the step brings in: 0 if the tile stays, the slab if it slides by
+        less than the tile along one rank, else the whole tile (also after a
+        change of slide direction, which makes Timeloop forget the overlap).
+    slide : bool (M, L, K, T)
+        Whether the step is a (kept) slide.
+    magnitude : int64 (M, L, K, T)
+        Distance moved along the moving rank.
+    """
+    nz = shift != 0
+    bounds = [*starts.tolist(), shift.shape[3]]
+    parts = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    rank_ids = np.arange(1, shift.shape[3] + 1, dtype=np.int32)
+    size_b = rank_size[:, :, None, :].astype(np.int32)
+    n_nz = np.stack([nz[..., p].sum(axis=3, dtype=np.int32) for p in parts], axis=3)  # moving ranks
+    moved = np.stack([shift[..., p].sum(axis=3) for p in parts], axis=3)  # the move, when one rank moves
+    extent = np.stack([np.where(nz[..., p], size_b[..., p], 0).sum(axis=3) for p in parts], axis=3)
+    rank_id = np.stack([np.where(nz[..., p], rank_ids[p], 0).sum(axis=3) for p in parts], axis=3)
+    mag = np.abs(moved)
+    tile = words[:, :, None, :]
+    slide = (n_nz == 1) & (mag < extent)
+    delta = np.where(n_nz == 0, 0, np.where(slide, mag * (tile // np.maximum(extent, 1)), tile))
+    direction = np.where(slide, rank_id * np.sign(moved), 0)
+    d1 = np.take_along_axis(direction, first[:, :, None, None], axis=2)
+    reset = (d1 != 0) & slide & (direction != d1)
+    return np.where(reset, tile, delta), slide & ~reset, mag
+
+
+def _instance_offsets(ends: np.ndarray, step: np.ndarray, capacity: int) -> tuple[np.ndarray, np.ndarray]:
+    """Data offsets of every spatial child, by linear instance id (innermost loop fastest).
+
+    ``ends`` (C, J) and ``step`` (C, J, Rt) describe the spatial loops; returns
+    offsets int64 (C, capacity, Rt) and which ids exist, bool (C, capacity).
+    """
+    ids = np.arange(capacity)
+    radix = np.cumprod(np.concatenate([np.ones((len(ends), 1), np.int64), ends[:, :-1]], axis=1), axis=1)  # (C, J)
+    digits = (ids[None, :, None] // radix[:, None, :]) % ends[:, None, :]  # (C, F, J)
+    offsets = np.einsum("cfj,cjr->cfr", digits, step)
+    exists = ids[None, :] < ends.prod(axis=1)[:, None]
+    return offsets, exists
+
+
+def _distinct(offsets: np.ndarray, exists: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Count distinct offset vectors per row; also return the sort order and group bounds.
+
+    Returns ``(count (C,), order (C, F), first (C, F), last (C, F))``: ``order``
+    sorts the ids by offset (missing ids last); ``first``/``last`` mark the first
+    and last id of each distinct offset in that order.
+    """
+    lo = offsets.min(axis=1, keepdims=True)
+    span = offsets.max(axis=1, keepdims=True) - lo + 1
+    key = np.zeros(offsets.shape[:2], dtype=np.int64)
+    for r in range(offsets.shape[2]):
+        key = key * span[:, :, r] + (offsets[:, :, r] - lo[:, :, r])
+    key = np.where(exists, key, np.iinfo(np.int64).max)
+    order = np.argsort(key, axis=1, kind="stable")
+    ks = np.take_along_axis(key, order, axis=1)
+    ex = np.take_along_axis(exists, order, axis=1)
+    change = ks[:, 1:] != ks[:, :-1]
+    new_group = np.ones_like(ex)
+    new_group[:, 1:] = change
+    new_group &= ex
+    last = np.ones_like(ex)
+    last[:, :-1] = change
+    last &= ex
+    return new_group.sum(axis=1), order, new_group, last
+
+
+def _links(
+    ends: np.ndarray,
+    step: np.ndarray,
+    h_size: int,
+    v_size: int,
+    tr: _Transitions,
+    rows: np.ndarray,
+    above: np.ndarray,
+    weight: np.ndarray,
+    shift: np.ndarray,
+    first: np.ndarray,
+    first_end: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Parent accesses with Timeloop's neighbour link transfers, for C candidate mappings.
+
+    At each step of the corner walk, a child whose new data equals what a
+    physical neighbour (left, right, up, down in the X-by-Y grid) received at the
+    previous step may take it over a link; Timeloop uses the links when that
+    lowers the parent's accesses. ``ends``/``step`` (C, J[, Rt]) are the spatial
+    loops innermost first, ``shift`` (C, K, Rt) the tile move of each transition
+    type. Returns ``(content, weighted, link_words)``, each (C,).
+    """
+    C, K = above.shape
+    F = h_size * v_size
+    off, exists = _instance_offsets(ends, step, F)
+    n_inst = exists.sum(axis=1)
+    groups_all, order, new_group, last_of_group = _distinct(off, exists)
+
+    # physical neighbour pairs (child i may receive from neighbour k)
+    lin = np.arange(F)
+    hh, vv = lin % h_size, lin // h_size
+    cur_l, prev_l = [], []
+    for dh, dv in ((0, -1), (0, 1), (-1, 0), (1, 0)):
+        nh, nv = hh + dh, vv + dv
+        ok = (nh >= 0) & (nh < h_size) & (nv >= 0) & (nv < v_size)
+        cur_l.append(lin[ok])
+        prev_l.append((nv * h_size + nh)[ok])
+    cur_i = np.concatenate(cur_l)
+    prev_k = np.concatenate(prev_l)
+    pair_ok = exists[:, cur_i] & exists[:, prev_k]  # (C, P)
+    diff = off[:, prev_k, :] - off[:, cur_i, :]  # (C, P, Rt)
+    hit = pair_ok[:, None, :] & (diff[:, None, :, :] == shift[:, :, None, :]).all(axis=3)  # (C, K, P)
+    incidence = np.zeros((len(cur_i), F), dtype=np.int64)
+    incidence[np.arange(len(cur_i)), cur_i] = 1
+    linked = (hit.astype(np.int64) @ incidence > 0) & exists[:, None, :]  # (C, K, F)
+    n_link = linked.sum(axis=2)
+
+    # distinct offsets among the children without a link, per transition type
+    unlinked = np.take_along_axis(exists[:, None, :] & ~linked, order[:, None, :], axis=2)
+    cs = np.cumsum(unlinked, axis=2)
+    ends_mask = last_of_group
+    at_end = np.where(ends_mask[:, None, :], cs, 0)
+    before = np.zeros_like(at_end)
+    before[:, :, 1:] = np.maximum.accumulate(at_end, axis=2)[:, :, :-1]
+    groups_rest = (ends_mask[:, None, :] & (cs - before > 0)).sum(axis=2)  # (C, K)
+
+    words = tr.words[rows].astype(np.float64)
+    slide = tr.slide[rows]
+    mag = tr.magnitude[rows]
+    take = np.arange(C)
+    w_f, s_f, m_f = words[take, first], slide[take, first], mag[take, first]
+    same_shape = (slide == s_f[:, None]) & (~slide | (mag == m_f[:, None]))
+    same_first = (words > 0) & same_shape  # a step of the innermost loop after a step of loop k
+    same_prev_first = (w_f[:, None] > 0) & same_shape  # a step of loop k after one of the innermost loop
+    better = groups_rest < groups_all[:, None]  # (C, K): links lower the parent's accesses
+
+    def cost(k_words: np.ndarray, same: np.ndarray, g_rest: np.ndarray, nl: np.ndarray, use: np.ndarray):
+        chosen = same & use
+        return (
+            k_words * np.where(chosen, g_rest, groups_all[:, None] if k_words.ndim == 2 else groups_all),
+            k_words * np.where(chosen, n_inst[:, None] - nl if k_words.ndim == 2 else n_inst - nl, n_inst[:, None] if k_words.ndim == 2 else n_inst),
+            k_words * np.where(chosen, nl, 0),
+        )
+
+    initial = tr.initial[rows].astype(np.float64)
+    content = initial * groups_all
+    weighted = initial * n_inst
+    link = np.zeros(C)
+    g1, n1, b1 = groups_rest[take, first], n_link[take, first], better[take, first]
+    w1 = (first_end - 1).astype(np.float64)
+    # the innermost moving loop's steps after the first tile
+    c_, w_, l_ = cost(w_f, ~s_f & (w_f > 0), g1, n1, b1)
+    content += w1 * c_
+    weighted += w1 * w_
+    link += w1 * l_
+    others = above & (np.arange(K)[None, :] != first[:, None])
+    # ... after a step of an outer loop k
+    c_, w_, l_ = cost(np.broadcast_to(w_f[:, None], (C, K)), same_first, g1[:, None], n1[:, None], b1[:, None])
+    scale = np.where(others, w1[:, None] * weight, 0.0)
+    content += (scale * c_).sum(axis=1)
+    weighted += (scale * w_).sum(axis=1)
+    link += (scale * l_).sum(axis=1)
+    # and every step of an outer loop follows a step of the innermost moving loop
+    c_, w_, l_ = cost(words, same_prev_first, groups_rest, n_link, better)
+    scale = np.where(others, weight, 0).astype(np.float64)
+    content += (scale * c_).sum(axis=1)
+    weighted += (scale * w_).sum(axis=1)
+    link += (scale * l_).sum(axis=1)
+    return content, weighted, np.rint(link).astype(np.int64)
