@@ -387,23 +387,30 @@ def _transitions(
     magnitude : int64 (M, L, K, T)
         Distance moved along the moving rank.
     """
-    nz = shift != 0
-    bounds = [*starts.tolist(), shift.shape[3]]
-    parts = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-    rank_ids = np.arange(1, shift.shape[3] + 1, dtype=np.int32)
-    size_b = rank_size[:, :, None, :].astype(np.int32)
-    n_nz = np.stack([nz[..., p].sum(axis=3, dtype=np.int32) for p in parts], axis=3)  # moving ranks
-    moved = np.stack([shift[..., p].sum(axis=3) for p in parts], axis=3)  # the move, when one rank moves
-    extent = np.stack([np.where(nz[..., p], size_b[..., p], 0).sum(axis=3) for p in parts], axis=3)
-    rank_id = np.stack([np.where(nz[..., p], rank_ids[p], 0).sum(axis=3) for p in parts], axis=3)
+    R = shift.shape[3]
+    bounds = [*starts.tolist(), R]
+    select = np.zeros((R, len(starts)))  # rank -> its data-space, for per-data-space sums via BLAS
+    for t, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        select[a:b, t] = 1.0
+    shape = shift.shape[:3] + (len(starts),)
+    # float32 BLAS sums are exact here: shifts and rank extents stay far below 2**24
+    flat = shift.reshape(-1, R).astype(np.float32)
+    nz = flat != 0
+    sel32 = select.astype(np.float32)
+    size_b = np.broadcast_to(rank_size[:, :, None, :].astype(np.float32), shift.shape).reshape(-1, R)
+    n_nz = (nz.astype(np.float32) @ sel32).reshape(shape)  # moving ranks per data-space
+    moved = (flat @ sel32).reshape(shape)  # the move, when one rank moves
+    extent = ((size_b * nz) @ sel32).reshape(shape)
+    rank_id = ((nz * np.arange(1, R + 1, dtype=np.float32)) @ sel32).reshape(shape)
     mag = np.abs(moved)
-    tile = words[:, :, None, :]
+    tile = words[:, :, None, :].astype(np.float64)
     slide = (n_nz == 1) & (mag < extent)
-    delta = np.where(n_nz == 0, 0, np.where(slide, mag * (tile // np.maximum(extent, 1)), tile))
+    delta = np.where(n_nz == 0, 0.0, np.where(slide, mag * (tile / np.maximum(extent, 1)), tile))
     direction = np.where(slide, rank_id * np.sign(moved), 0)
     d1 = np.take_along_axis(direction, first[:, :, None, None], axis=2)
     reset = (d1 != 0) & slide & (direction != d1)
-    return np.where(reset, tile, delta), slide & ~reset, mag
+    words_in = np.rint(np.where(reset, tile, delta)).astype(np.int64)
+    return words_in, slide & ~reset, mag.astype(np.int64)
 
 
 def _instance_offsets(ends: np.ndarray, step: np.ndarray, capacity: int) -> tuple[np.ndarray, np.ndarray]:
