@@ -26,7 +26,7 @@ from tnx_timeloop.spec.mapping import Mapping, parse_mapping
 from tnx_timeloop.spec.problem import Problem, parse_problem
 from tnx_timeloop.spec.yaml_io import load_and_merge
 
-__all__ = ["Spec", "load_spec", "evaluate", "evaluate_files", "energy_for", "format_report"]
+__all__ = ["Spec", "load_spec", "evaluate", "evaluate_files", "energy_for", "format_report", "search", "mapper_settings", "open_cache"]
 
 # Top-level keys Timeloop/Accelergy input files use, and what we do with them.
 _KNOWN_KEYS = {
@@ -164,3 +164,86 @@ def format_report(report: Report, i: int = 0) -> str:
 
     return render_report(report, i)
 
+
+
+def open_cache(enabled: bool = True, path: Path | str | None = None) -> Any:
+    """The evaluation cache (``None`` when disabled)."""
+    if not enabled:
+        return None
+    from tnx_timeloop.cache import EvaluationCache
+
+    return EvaluationCache(path)
+
+
+def mapper_settings(spec: Spec) -> dict[str, Any]:
+    """Timeloop's ``mapper`` section as search settings (names as :func:`search` takes them).
+
+    ``optimization-metrics`` becomes the (lexicographic) objective,
+    ``victory-condition`` the victory condition (valid mappings in a row without
+    improvement, counted in evaluation order), ``search-size`` the evaluation
+    budget (0 = default) and ``num-threads`` the jobs. ``algorithm`` names
+    Timeloop's search and is recorded as ``timeloop_algorithm``: tnx runs its own
+    (``auto``) unless told otherwise. Timeloop's ``timeout`` counts invalid
+    mappings, which this mapper prunes before evaluating, so it has no effect.
+    """
+    m = {str(k).replace("_", "-"): v for k, v in dict(spec.mapper).items()}
+    out: dict[str, Any] = {}
+    if "optimization-metrics" in m:
+        out["objective"] = list(m["optimization-metrics"])
+    if m.get("algorithm"):
+        # The file names Timeloop's search; ours (``auto``) replaces it because the batched
+        # model makes a broader search cheaper. ``--algorithm`` selects one explicitly.
+        out["timeloop_algorithm"] = str(m["algorithm"])
+    if m.get("victory-condition"):
+        out["victory"] = int(m["victory-condition"])
+    if m.get("search-size"):
+        out["budget"] = int(m["search-size"])
+    if m.get("num-threads"):
+        out["jobs"] = int(m["num-threads"])
+    return out
+
+
+def search(
+    spec: Spec,
+    *,
+    objective: Any = None,
+    budget: int | None = None,
+    seed: int = 0,
+    algorithm: str | None = None,
+    jobs: int | None = None,
+    victory: int | None = None,
+    time_limit_s: float | None = None,
+    energy: str = "auto",
+    cache: Any = None,
+    progress: Any = None,
+) -> Any:
+    """Search mappings for ``spec`` (arch + problem, constraints and mapper section applied).
+
+    Arguments given here override the file's ``mapper`` section, which overrides
+    the defaults (objective ``edp``, budget 20000, algorithm ``auto``).
+    """
+    from tnx_timeloop.mapper import search_mappings
+
+    spec.require("arch", "problem")
+    assert spec.arch is not None and spec.problem is not None
+    settings = {"objective": "edp", "budget": 20000, "algorithm": "auto", "jobs": 1, "victory": None}
+    settings.update({k: v for k, v in mapper_settings(spec).items() if k != "timeloop_algorithm"})
+    for name, value in (("objective", objective), ("budget", budget), ("algorithm", algorithm),
+                        ("jobs", jobs), ("victory", victory)):
+        if value is not None:
+            settings[name] = value
+    return search_mappings(
+        spec.arch,
+        spec.problem,
+        spec.constraints,
+        objective=settings["objective"],
+        budget=int(settings["budget"]),
+        seed=seed,
+        algorithm=str(settings["algorithm"]),
+        energy=energy_for(spec, energy),
+        time_limit_s=time_limit_s,
+        victory=settings["victory"],
+        jobs=int(settings["jobs"]),
+        progress=progress,
+        cache=cache,
+    )

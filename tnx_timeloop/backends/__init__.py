@@ -16,7 +16,30 @@ def _native() -> Backend:
     return NativeBackend()
 
 
-_BACKENDS: dict[str, Callable[[], Backend]] = {"native": _native}
+def _timeloop() -> Backend:
+    from tnx_timeloop.backends.timeloop_cli import TimeloopBackend
+
+    return TimeloopBackend()
+
+
+def _pytimeloop() -> Backend:
+    from tnx_timeloop.backends.pytimeloop_backend import PytimeloopBackend
+
+    return PytimeloopBackend()
+
+
+def _accelforge() -> Backend:
+    from tnx_timeloop.backends.accelforge_backend import AccelForgeBackend
+
+    return AccelForgeBackend()
+
+
+_BACKENDS: dict[str, Callable[[], Backend]] = {
+    "native": _native,
+    "timeloop": _timeloop,
+    "pytimeloop": _pytimeloop,
+    "accelforge": _accelforge,
+}
 
 
 def backend_names() -> list[str]:

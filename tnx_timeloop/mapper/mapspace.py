@@ -209,6 +209,13 @@ class MapSpace:
                 factors[:, d, slots] *= p ** parts
         return self._assemble(rng, factors)
 
+    def sample_visits(self, rng: np.random.Generator, n_factorisations: int, variants: int) -> MappingBatch:
+        """Timeloop-style visits: ``n_factorisations`` random factorisations, each with ``variants``
+        random loop orders, splits and bypass choices (rows grouped by factorisation)."""
+        base = self.sample(rng, n_factorisations)
+        factors = np.repeat(self.factors_of(base), variants, axis=0)
+        return self._assemble(rng, factors)
+
     def _assemble(self, rng: np.random.Generator, factors: np.ndarray, keep: np.ndarray | None = None) -> MappingBatch:
         n = factors.shape[0]
         L, D, T = self.L, self.D, self.T

@@ -136,6 +136,7 @@ class SearchResult:
     optimal: bool = False
     objective: str = "edp"
     history: list[tuple[int, float]] = field(default_factory=list)
+    cached: bool = False
 
     def summary(self) -> dict[str, Any]:
         """The ``search`` object of ``tnx map --json``."""
@@ -149,6 +150,7 @@ class SearchResult:
             "optimal": self.optimal,
             "objective": self.objective,
             "evaluations_per_second": round(self.evaluated / self.seconds, 1) if self.seconds > 0 else None,
+            "cached": self.cached,
         }
 
 
@@ -239,21 +241,33 @@ class _Best:
         return batch.take(fresh)
 
     def update(self, batch: MappingBatch, report: Report, evaluated: int) -> bool:
+        """Take in evaluated mappings (in evaluation order); True if the best improved.
+
+        The victory count follows Timeloop: valid mappings evaluated since the
+        last improvement, in the order they were evaluated.
+        """
         scores = self.objective.scores(report)
         order = np.lexsort(tuple(reversed(scores)))
         keys = [tuple(float(s[i]) for s in scores) for i in order]
         improved = False
-        for rank, i in enumerate(order):
-            if not math.isfinite(keys[rank][0]):
-                break
-            if self.best_key is None or keys[rank] < self.best_key:
-                self.best_key = keys[rank]
-                self.best_batch = batch.take(np.array([i]))
-                improved = True
-        if improved:
-            # a batch has no order, so an improvement restarts Timeloop's victory count
-            self.since_improvement = 0
+        if keys and math.isfinite(keys[0][0]) and (self.best_key is None or keys[0] < self.best_key):
+            # position (in evaluation order) of the last mapping that improved the running best
+            rank = np.empty(len(order), dtype=np.int64)
+            rank[order] = np.arange(len(order))
+            previous = self.best_key
+            last = -1
+            running = None
+            for i in range(len(order)):
+                k = keys[rank[i]]
+                if not math.isfinite(k[0]):
+                    continue
+                if (previous is None or k < previous) and (running is None or k < running):
+                    running, last = k, i
+            self.best_key = keys[0]
+            self.best_batch = batch.take(np.array([order[0]]))
+            self.since_improvement = int(report.valid[last + 1:].sum())
             self.history.append((evaluated, self.best_key[0]))
+            improved = True
         else:
             self.since_improvement += int(report.valid.sum())
         # elites: best distinct mappings so far
@@ -344,7 +358,11 @@ def _random(prune: bool) -> Callable[..., SearchResult]:
         stale = 0
         while not _stop(ev, best, budget, deadline):
             n = min(batch_size, budget.max_evaluations - ev.evaluated)
-            cand = space.sample(rng, n if not prune else 2 * n)
+            if prune:
+                # Timeloop's random-pruned: each factorisation visited with up to 16 loop orders
+                cand = space.sample_visits(rng, max(1, (2 * n) // 16), 16)
+            else:
+                cand = space.sample(rng, n)
             visited += len(cand)
             if prune:
                 cand = cand.take(np.flatnonzero(space.prune(cand).keep)[:n])
