@@ -11,6 +11,8 @@ import click
 from tnx_timeloop.cli import emit_json, handle_errors
 from tnx_timeloop.cli.model_cmd import parse_sets
 
+__all__ = ["map_command", "register", "progress_printer"]
+
 
 def progress_printer(enabled: bool) -> Any:
     """A progress callback drawing a bar on stderr (terminals only, after 1 s)."""

@@ -8,6 +8,8 @@ import click
 
 from tnx_timeloop.cli import emit_json, handle_errors
 
+__all__ = ["model", "parse_sets"]
+
 
 def parse_sets(values: tuple[str, ...]) -> dict[str, object]:
     """``("ROWS=16", "NAME=x")`` -> ``{"ROWS": 16, "NAME": "x"}`` for template variables."""

@@ -30,7 +30,7 @@ from tnx_timeloop.mapper.mapspace import MapSpace
 from tnx_timeloop.model.batch import MappingBatch
 from tnx_timeloop.model.evaluate import evaluate_batch
 from tnx_timeloop.model.report import Report
-from tnx_timeloop.spec.mapping import Mapping
+from tnx_timeloop.spec.mapping import Mapping, mapping_to_list, parse_mapping
 
 __all__ = [
     "Objective",
@@ -312,7 +312,9 @@ def _result(space: MapSpace, best: _Best, ev: Evaluator, start: float, name: str
             optimal: bool, visited: int) -> SearchResult:
     mapping = report = None
     if best.best_batch is not None:
-        mapping = best.best_batch.mapping(0, space.problem.dimensions, space.problem.dataspace_names)
+        raw = best.best_batch.mapping(0, space.problem.dimensions, space.problem.dataspace_names)
+        # canonical form: exactly what the written mapping file parses back to
+        mapping = parse_mapping(mapping_to_list(raw, space.arch), space.arch, space.problem)
         report = evaluate_batch(space.arch, space.problem, best.best_batch, ev.energy)
     return SearchResult(
         best_mapping=mapping,

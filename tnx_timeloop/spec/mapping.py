@@ -209,7 +209,7 @@ def _tokenize_permutation(text: str, dims: Sequence[str], where: Where) -> list[
                     i += len(name)
                     break
             else:
-                raise SpecError(where, f"cannot read permutation {text!r} at {part[i:]!r}; problem has {list(dims)}")
+                raise SpecError(where, f"unknown dimension {part[i:]!r} in permutation {text!r}; problem has {list(dims)}")
     return out
 
 
