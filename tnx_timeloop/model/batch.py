@@ -168,10 +168,18 @@ class _ProblemArrays:
 
 
 def _problem_arrays(problem: Problem) -> _ProblemArrays:
+    """Projection matrices stacked by data-space, each padded to the same number of ranks.
+
+    A padding rank has no coefficients: it never moves and has extent 1, so it
+    changes no tile size, but it lets per-data-space sums be plain reshapes.
+    """
     mats = problem.projection_arrays()
-    A = np.concatenate(mats, axis=0)
-    rank_ds = np.concatenate([np.full(m.shape[0], t) for t, m in enumerate(mats)])
-    ranks = tuple(np.flatnonzero(rank_ds == t) for t in range(len(mats)))
+    rmax = max(m.shape[0] for m in mats)
+    D = len(problem.dimensions)
+    padded = [np.vstack([m, np.zeros((rmax - m.shape[0], D), dtype=np.int64)]) for m in mats]
+    A = np.concatenate(padded, axis=0)
+    rank_ds = np.repeat(np.arange(len(mats)), rmax)
+    ranks = tuple(np.arange(t * rmax, (t + 1) * rmax) for t in range(len(mats)))
     rw = np.array([ds.read_write for ds in problem.dataspaces], dtype=bool)
     starts = np.array([r[0] for r in ranks], dtype=np.int64)
     return _ProblemArrays(A, rank_ds, ranks, starts, rw)
@@ -252,16 +260,25 @@ def analyze_batch(
     above_all = k_valid[:, None, :] & (k_block[:, None, :] > lv[None, :, None])  # (M, L, K)
     below_mask = (k_valid[:, None, :] & (k_block[:, None, :] <= lv[None, :, None])).astype(np.int64)
     prefix = np.einsum("mck,mkr->mcr", below_mask, k_a)  # (M, L, R)
-    shift_all = k_a[:, None, :, :] - cum_excl[:, None, :, :] + prefix[:, :, None, :]  # (M, L, K, R)
+    # ranks first, int32: (R, M, L, K) planes make the per-data-space sums cheap
+    ka_r = np.moveaxis(k_a, 2, 0).astype(np.int32)[:, :, None, :]
+    cum_r = np.moveaxis(cum_excl, 2, 0).astype(np.int32)[:, :, None, :]
+    pre_r = np.moveaxis(prefix, 2, 0).astype(np.int32)[:, :, :, None]
+    base_r = ka_r - cum_r  # (R, M, 1, K); level c's tile move is base + prefix[c]
     first_all = np.argmax(above_all, axis=2)  # (M, L): the innermost moving loop above each level
-    tw, tslide, tmag = _transitions(shift_all, first_all, tile_rank, tile_words, pa.starts)
-    delta_total = tile_words + np.where(above_all[..., None], weight[:, None, :, None] * tw, 0).sum(axis=2)
+    # a level's fills of a data-space it bypasses cancel out in the collapse: skip them
+    keep_in = batch.keep[:, ::-1, :]
+    needed = keep_in.any(axis=0)  # (L, T)
+    tw, tslide, tmag = _transitions(base_r, pre_r, first_all, tile_rank, tile_words, pa.starts, needed)
+    delta_total = tile_words + np.einsum("mlk,mlkt->mlt", np.where(above_all, weight[:, None, :], 0), tw)
+    # (a skipped pair only scales the next kept level, in ratio: any positive stand-in works)
+    delta_total = np.where(needed[None, :, :], delta_total, 1)
     ones = np.ones((M, K), dtype=np.int64)
     mac_transitions = _Transitions(ones, np.zeros((M, K), bool), ones, np.ones(M, dtype=np.int64))
 
     for c in range(-1, L):
         if c >= 0:
-            above, shift, first = above_all[:, c], shift_all[:, c], first_all[:, c]
+            above, shift, first = above_all[:, c], np.moveaxis((base_r + pre_r[:, :, c:c + 1])[:, :, 0, :], 0, 2), first_all[:, c]
             trans = [_Transitions(tw[:, c, :, t], tslide[:, c, :, t], tmag[:, c, :, t], tile_words[:, c, t]) for t in range(T)]
         else:  # the MACs get one fresh point per operand every cycle
             above, shift, first = k_valid, k_a - cum_excl, np.argmax(k_valid, axis=1)
@@ -290,6 +307,8 @@ def analyze_batch(
                 groups[hard] = _distinct(off, ok)[0]
             content[:, b, t] = child_total[:, t] * groups
             weighted[:, b, t] = child_total[:, t] * F
+            if c >= 0 and not needed[c, t]:
+                continue  # no mapping keeps this data-space at the child: its links would be discarded
             # neighbour links need a tile move equal to two children's offset difference:
             # zero outside the ranks these spatial loops index and within their reach
             tr = trans[t]
@@ -361,20 +380,31 @@ class _Transitions:
 
 
 def _transitions(
-    shift: np.ndarray, first: np.ndarray, rank_size: np.ndarray, words: np.ndarray, starts: np.ndarray
+    base: np.ndarray,
+    prefix: np.ndarray,
+    first: np.ndarray,
+    rank_size: np.ndarray,
+    words: np.ndarray,
+    starts: np.ndarray,
+    needed: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Classify every transition type of every level for every data-space.
 
     Parameters
     ----------
-    shift : int64 (M, L, K, R)
-        Tile move of each transition type, per data rank.
+    base, prefix : int32 (R, M, 1, K), (R, M, L, 1)
+        Tile move of each transition type at level ``c``, per data rank (ranks
+        first), is ``base + prefix[:, :, c]``: the loop's step, minus the resets
+        of the loops inside it, plus back those below the level.
     first : int64 (M, L)
         The innermost moving loop above each level.
     rank_size, words : int64 (M, L, R), (M, L, T)
         Each level's tile, per rank and in words.
     starts : int64 (T,)
-        First rank of each data-space (ranks are stacked by data-space).
+        First rank of each data-space (ranks are stacked by data-space, padded to equal counts).
+    needed : bool (L, T)
+        The (level, data-space) pairs to classify; the others are left at zero
+        (a level that bypasses a data-space never needs its fills).
 
     Returns
     -------
@@ -387,30 +417,41 @@ def _transitions(
     magnitude : int64 (M, L, K, T)
         Distance moved along the moving rank.
     """
-    R = shift.shape[3]
-    bounds = [*starts.tolist(), R]
-    select = np.zeros((R, len(starts)))  # rank -> its data-space, for per-data-space sums via BLAS
-    for t, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
-        select[a:b, t] = 1.0
-    shape = shift.shape[:3] + (len(starts),)
-    # float32 BLAS sums are exact here: shifts and rank extents stay far below 2**24
-    flat = shift.reshape(-1, R).astype(np.float32)
-    nz = flat != 0
-    sel32 = select.astype(np.float32)
-    size_b = np.broadcast_to(rank_size[:, :, None, :].astype(np.float32), shift.shape).reshape(-1, R)
-    n_nz = (nz.astype(np.float32) @ sel32).reshape(shape)  # moving ranks per data-space
-    moved = (flat @ sel32).reshape(shape)  # the move, when one rank moves
-    extent = ((size_b * nz) @ sel32).reshape(shape)
-    rank_id = ((nz * np.arange(1, R + 1, dtype=np.float32)) @ sel32).reshape(shape)
-    mag = np.abs(moved)
-    tile = words[:, :, None, :].astype(np.float64)
-    slide = (n_nz == 1) & (mag < extent)
-    delta = np.where(n_nz == 0, 0.0, np.where(slide, mag * (tile / np.maximum(extent, 1)), tile))
-    direction = np.where(slide, rank_id * np.sign(moved), 0)
-    d1 = np.take_along_axis(direction, first[:, :, None, None], axis=2)
-    reset = (d1 != 0) & slide & (direction != d1)
-    words_in = np.rint(np.where(reset, tile, delta)).astype(np.int64)
-    return words_in, slide & ~reset, mag.astype(np.int64)
+    R, M, _, K = base.shape
+    L = prefix.shape[2]
+    T = len(starts)
+    per = R // T
+    words_in = np.zeros((M, L, K, T), dtype=np.int64)
+    slides = np.zeros((M, L, K, T), dtype=bool)
+    mags = np.zeros((M, L, K, T), dtype=np.int64)
+    for t in range(T):
+        lv = np.flatnonzero(needed[:, t])
+        if len(lv) == 0:
+            continue
+        rk = slice(t * per, (t + 1) * per)
+        planes = base[rk] + prefix[rk][:, :, lv, :]  # (per, M, Lt, K)
+        sizes = rank_size[:, lv, t * per:(t + 1) * per]  # (M, Lt, per)
+        n_nz = np.zeros(planes.shape[1:], dtype=np.int8)
+        moved = np.zeros(planes.shape[1:], dtype=np.int32)
+        which = np.zeros(planes.shape[1:], dtype=np.int8)
+        extent = np.zeros(planes.shape[1:], dtype=np.int64)
+        for j in range(per):
+            nz = planes[j] != 0
+            n_nz += nz
+            moved += planes[j]
+            which[nz] = j
+            extent = np.where(nz, sizes[:, :, j, None], extent)
+        mag = np.abs(moved).astype(np.int64)
+        tile = words[:, lv, t][:, :, None]
+        slide = (n_nz == 1) & (mag < extent)
+        delta = np.where(n_nz == 0, 0, np.where(slide, mag * (tile // np.maximum(extent, 1)), tile))
+        direction = np.where(slide, (which.astype(np.int32) + 1) * np.sign(moved), 0)
+        d1 = np.take_along_axis(direction, first[:, lv, None], axis=2)
+        reset = (d1 != 0) & slide & (direction != d1)
+        words_in[..., t][:, lv, :] = np.where(reset, tile, delta)
+        slides[..., t][:, lv, :] = slide & ~reset
+        mags[..., t][:, lv, :] = mag
+    return words_in, slides, mags
 
 
 def _instance_offsets(ends: np.ndarray, step: np.ndarray, capacity: int) -> tuple[np.ndarray, np.ndarray]:
