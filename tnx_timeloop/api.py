@@ -216,6 +216,7 @@ def search(
     energy: str = "auto",
     cache: Any = None,
     progress: Any = None,
+    pad: bool = False,
 ) -> Any:
     """Search mappings for ``spec`` (arch + problem, constraints and mapper section applied).
 
@@ -246,4 +247,5 @@ def search(
         jobs=int(settings["jobs"]),
         progress=progress,
         cache=cache,
+        pad=pad,
     )

@@ -118,3 +118,13 @@ def test_tnx_map_writes_a_mapping_tnx_model_reads(tmp_path):
     assert r2.exit_code == 0, r2.output
     assert json.loads(r2.output)["cycles"] == d["cycles"]
     assert json.loads(r2.output)["energy_pj"] == pytest.approx(d["energy_pj"])
+
+
+def test_padding_a_prime_dimension_is_chosen_and_said(tmp_path):
+    spec = api.load_spec([ORACLE / "s16_gemm64/inputs/arch.yaml", ORACLE / "s16_gemm64/inputs/problem.yaml"])
+    problem = spec.problem.with_bounds(M=2, N=2, K=31)
+    plain = search_mappings(spec.arch, problem, None, objective="latency", budget=4000)
+    padded = search_mappings(spec.arch, problem, None, objective="latency", budget=4000, pad=True)
+    assert padded.padding == {"K": (31, 32)} and padded.problem.bound("K") == 32
+    assert padded.best_report.cycles[0] < plain.best_report.cycles[0]
+    assert padded.summary()["padding"] == {"K": {"bound": 31, "padded_to": 32}}

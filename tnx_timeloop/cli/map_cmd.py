@@ -53,6 +53,7 @@ def progress_printer(enabled: bool) -> Any:
 @click.option("--time-limit", type=float, default=None, help="Stop after this many seconds.")
 @click.option("--energy", "energy_source", default="auto", show_default=True, help="Energy source (see tnx model --help).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None, help="Folder for the best mapping (default: current folder).")
+@click.option("--pad", is_flag=True, help="Also try padding badly-factoring dimensions (e.g. primes) to a bound that factors well.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the evaluation cache.")
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None, help="Cache folder (default $TNX_CACHE_DIR or ~/.cache/tnx-timeloop).")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Template variable for Jinja specs.")
@@ -60,7 +61,7 @@ def progress_printer(enabled: bool) -> Any:
 @handle_errors
 def map_command(files: tuple[Path, ...], objective: str | None, budget: int | None, seed: int, jobs: int | None,
                 algorithm: str | None, victory: int | None, time_limit: float | None, energy_source: str,
-                out_dir: Path | None, no_cache: bool, cache_dir: Path | None, sets: tuple[str, ...], as_json: bool) -> None:
+                out_dir: Path | None, pad: bool, no_cache: bool, cache_dir: Path | None, sets: tuple[str, ...], as_json: bool) -> None:
     """Search mappings of the problem in FILES on the architecture in FILES.
 
     FILES are Timeloop YAML files (architecture, problem, constraints, mapper
@@ -80,7 +81,7 @@ def map_command(files: tuple[Path, ...], objective: str | None, budget: int | No
         obj = [x.strip() for x in objective.split(",") if x.strip()]
     result = api.search(spec, objective=obj, budget=budget, seed=seed, algorithm=algorithm, jobs=jobs,
                         victory=victory, time_limit_s=time_limit, energy=energy_source, cache=cache,
-                        progress=progress_printer(not as_json))
+                        progress=progress_printer(not as_json), pad=pad)
     if result.best_mapping is None or result.best_report is None:
         from tnx_timeloop.errors import SearchError
 
@@ -93,10 +94,18 @@ def map_command(files: tuple[Path, ...], objective: str | None, budget: int | No
     out.mkdir(parents=True, exist_ok=True)
     path = out / "tnx-mapper.map.yaml"
     path.write_text(dump_yaml({"mapping": mapping_to_list(result.best_mapping, spec.arch)}))
+    padded_problem = None
+    if result.padding:
+        from tnx_timeloop.spec.problem import problem_to_dict
+
+        padded_problem = out / "tnx-mapper.problem.yaml"
+        padded_problem.write_text(dump_yaml({"problem": problem_to_dict(result.problem)}))
     if as_json:
         d = result.best_report.to_dict(0)
         d["search"] = result.summary()
         d["mapping_file"] = str(path)
+        if padded_problem is not None:
+            d["padded_problem_file"] = str(padded_problem)
         emit_json(d)
     else:
         click.echo(api.format_report(result.best_report, 0))
@@ -107,6 +116,9 @@ def map_command(files: tuple[Path, ...], objective: str | None, budget: int | No
             + (", optimal (space exhausted)" if s["optimal"] else "") + (", from cache" if s["cached"] else "")
         )
         click.echo(f"best mapping written to {path}")
+        if padded_problem is not None:
+            pads = ", ".join(f"{dim} {a} -> {b}" for dim, (a, b) in result.padding.items())
+            click.echo(f"padded ({pads}): the mapping refers to the padded problem written to {padded_problem}")
 
 
 def register(cli: click.Group) -> None:

@@ -46,6 +46,7 @@ def search_mappings(
     jobs: int = 1,
     progress: Any = None,
     cache: Any = None,
+    pad: bool = False,
 ) -> SearchResult:
     """Find a good mapping of ``problem`` on ``arch``.
 
@@ -73,6 +74,13 @@ def search_mappings(
     cache : EvaluationCache, optional
         Reuse a stored result of the same search (same inputs, settings and
         package version); store this one.
+    pad : bool
+        Also try padding dimensions whose bound factors badly (a prime such as
+        7, or a large prime factor) up to a nearby bound that factors well, and
+        keep the best. A padded result says so (``result.padding``, and
+        ``result.problem`` is the padded problem its mapping and report refer to):
+        padding is the imperfect-factor choice of this mapper; residual tiles
+        are not searched.
 
     Raises
     ------
@@ -80,6 +88,11 @@ def search_mappings(
         If the constraints leave no mapping (naming the constraint), or the
         algorithm is unknown.
     """
+    if pad:
+        return _search_padded(
+            arch, problem, constraints, objective=objective, budget=budget, seed=seed, algorithm=algorithm,
+            energy=energy, time_limit_s=time_limit_s, victory=victory, jobs=jobs, cache=cache,
+        )
     if not isinstance(constraints, Constraints):
         constraints = parse_constraints(arch, problem, constraints or ())
     energy = energy or resolve_energy(arch)
@@ -128,3 +141,55 @@ def _from_cache(arch: Architecture, problem: Problem, energy: ArchEnergy, hit: d
         objective=s.get("objective", ""),
         cached=True,
     )
+
+
+def padding_candidates(problem: Problem, *, max_overhead: float = 0.25) -> dict[str, list[int]]:
+    """For each dimension that factors badly, the padded bounds worth trying (smallest first).
+
+    A bound factors badly when its largest prime factor exceeds 7; a candidate is
+    the next bound up to ``max_overhead`` larger whose prime factors are all <= 3.
+    """
+    from tnx_timeloop.testing import prime_factors
+
+    out: dict[str, list[int]] = {}
+    for dim, bound in zip(problem.dimensions, problem.bounds, strict=True):
+        if bound < 4 or max(prime_factors(bound)) <= 7:
+            continue
+        for b in range(bound + 1, int(bound * (1 + max_overhead)) + 1):
+            if max(prime_factors(b)) <= 3:
+                out[dim] = [b]
+                break
+    return out
+
+
+def _search_padded(arch: Architecture, problem: Problem, constraints: Any, **kw: Any) -> SearchResult:
+    """Search the problem as given and with each padded variant; keep the best by the objective."""
+    import itertools
+
+    candidates = padding_candidates(problem)
+    variants: list[dict[str, int]] = [{}]
+    dims = list(candidates)
+    for combo in itertools.product(*[[None, *candidates[d]] for d in dims]):
+        pad = {d: b for d, b in zip(dims, combo, strict=True) if b is not None}
+        if pad:
+            variants.append(pad)
+    variants = variants[:8]
+    share = max(1000, int(kw["budget"]) // len(variants))
+    objective = Objective.parse(kw["objective"])
+    best: SearchResult | None = None
+    best_key = None
+    for pad in variants:
+        prob = problem.with_bounds(**pad) if pad else problem
+        cons = constraints if not isinstance(constraints, Constraints) else None
+        result = search_mappings(arch, prob, cons if cons is not None else constraints,
+                                 **{**kw, "budget": share, "pad": False})
+        if result.best_report is None:
+            continue
+        key = tuple(float(s[0]) for s in objective.scores(result.best_report))
+        if best_key is None or key < best_key:
+            best, best_key = result, key
+            best.padding = {d: (problem.bound(d), b) for d, b in pad.items()}
+            best.problem = prob
+    if best is None:
+        best = search_mappings(arch, problem, constraints, **{**kw, "pad": False})
+    return best

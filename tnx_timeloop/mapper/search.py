@@ -137,6 +137,8 @@ class SearchResult:
     objective: str = "edp"
     history: list[tuple[int, float]] = field(default_factory=list)
     cached: bool = False
+    padding: dict[str, tuple[int, int]] = field(default_factory=dict)  # dim -> (bound, padded bound)
+    problem: Any = None  # the (possibly padded) problem the mapping refers to
 
     def summary(self) -> dict[str, Any]:
         """The ``search`` object of ``tnx map --json``."""
@@ -151,6 +153,7 @@ class SearchResult:
             "objective": self.objective,
             "evaluations_per_second": round(self.evaluated / self.seconds, 1) if self.seconds > 0 else None,
             "cached": self.cached,
+            "padding": {d: {"bound": a, "padded_to": b} for d, (a, b) in self.padding.items()},
         }
 
 
