@@ -309,8 +309,11 @@ def parse_problem(data: Mapping[str, Any], *, where: Where | None = None) -> Pro
         errors.add(node.where, "missing key 'instance' (the dimension bounds)")
     else:
         allowed = set(dims) | set(coeff_defaults) | {"densities"}
+        # v0.4 (timeloopfe) problems may carry extra instance variables (H, W, Hpad, ...) that
+        # Timeloop ignores; the classic form rejects unknown keys
+        v04 = str(node.raw("version", default=shape.raw("version", default=""))).startswith("0.4")
         for key in inst.data:
-            if key not in allowed:
+            if key not in allowed and not v04:
                 hint = ""
                 lowered = {a.lower(): a for a in allowed}
                 if str(key).lower() in lowered:
