@@ -31,7 +31,9 @@ from typing import Any
 
 from tnx_timeloop.energy.tables import select_energy
 from tnx_timeloop.errors import SpecError, Where
+from tnx_timeloop.spec._read import Node
 from tnx_timeloop.spec.arch import Architecture, parse_architecture
+from tnx_timeloop.spec.problem import Problem, parse_problem
 from tnx_timeloop.spec.yaml_io import load_yaml_file
 
 __all__ = [
@@ -45,6 +47,10 @@ __all__ = [
     "list_archs",
     "find_arch",
     "find_workload",
+    "NetworkLayer",
+    "Network",
+    "load_network",
+    "with_batch",
     "header_lines",
     "header_description",
     "load_any_architecture",
@@ -239,6 +245,145 @@ def find_workload(name: str | Path, root: Path | None = None) -> Path:
         if cand.exists():
             return cand
     raise SpecError(Where(p), f"no such file, nor under {base}")
+
+
+# ---------------------------------------------------------------------------
+# networks
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkLayer:
+    """One layer of a network: a Timeloop problem run ``count`` times.
+
+    Attributes
+    ----------
+    name : str
+        Layer name (e.g. ``"CONV2"``).
+    path : Path
+        The problem file.
+    count : int
+        How many times the layer runs per network pass (identical layers, groups).
+    problem : Problem
+        The parsed problem (with the network's batch applied, if it sets one).
+    """
+
+    name: str
+    path: Path
+    count: int
+    problem: Problem
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    """A network: layers in execution order.
+
+    Attributes
+    ----------
+    name : str
+        Network name.
+    layers : tuple of NetworkLayer
+        The layers.
+    batch : int or None
+        The batch size the network file sets on every layer (``N``), if any.
+    """
+
+    name: str
+    layers: tuple[NetworkLayer, ...]
+    batch: int | None = None
+
+    @property
+    def macs(self) -> int:
+        """MACs of one pass over all layers (counts included)."""
+        return sum(layer.count * layer.problem.macs for layer in self.layers)
+
+
+def with_batch(problem: Problem, batch: int, where: Where) -> Problem:
+    """``problem`` with its batch dimension ``N`` set to ``batch``.
+
+    Raises
+    ------
+    SpecError
+        When the problem has no dimension ``N``.
+    """
+    from dataclasses import replace
+
+    if "N" not in problem.dimensions:
+        raise SpecError(where, f"a batch needs a dimension 'N'; the problem has {list(problem.dimensions)}")
+    bounds = tuple(batch if d == "N" else b for d, b in zip(problem.dimensions, problem.bounds, strict=True))
+    return replace(problem, bounds=bounds)
+
+
+def _load_problem(path: Path, where: Where) -> Problem:
+    doc = load_yaml_file(path)
+    if not isinstance(doc, Mapping) or "problem" not in doc:
+        raise SpecError(where, f"{path} has no top-level 'problem' key; a layer file is a Timeloop problem")
+    return parse_problem(doc["problem"], where=Where(path, ("problem",)))
+
+
+def load_network(path: Path | str, *, batch: int | None = None) -> Network:
+    """Read a network: a ``network.yaml`` (or any file with a ``network`` key), or a folder.
+
+    A network file lists its layer files (relative to it) with repeat counts::
+
+        network:
+          name: alexnet
+          batch: 4                       # optional: sets N of every layer
+          layers:
+            - {name: CONV1, file: conv1.yaml, count: 1}
+            - {name: CONV2, file: conv2.yaml, count: 2}
+
+    A folder is read through its ``network.yaml`` if it has one; otherwise every
+    ``*.yaml`` in it is a layer, once, in name order.
+
+    Parameters
+    ----------
+    path : Path or str
+        The network file or folder (or a path relative to ``workloads/``).
+    batch : int, optional
+        Overrides the batch size ``N`` of every layer (and the file's ``batch``).
+
+    Raises
+    ------
+    SpecError
+        Naming the file and key for unknown keys, missing layer files, counts below 1,
+        or a batch on a problem without ``N``.
+    """
+    p = find_workload(path)
+    if p.is_dir():
+        if (p / "network.yaml").exists():
+            p = p / "network.yaml"
+        else:
+            layers = []
+            for f in sorted(p.glob("*.yaml")):
+                prob = _load_problem(f, Where(f))
+                if batch is not None:
+                    prob = with_batch(prob, batch, Where(f))
+                layers.append(NetworkLayer(f.stem, f, 1, prob))
+            if not layers:
+                raise SpecError(Where(p), "the folder holds no layer files (*.yaml)")
+            return Network(p.name, tuple(layers), batch)
+    doc = load_yaml_file(p)
+    if not isinstance(doc, Mapping) or "network" not in doc:
+        raise SpecError(Where(p), "expected a top-level 'network' key (see workloads/README.md)")
+    node = Node(doc["network"], Where(p, ("network",)))
+    node.check_keys({"name", "description", "batch", "layers"})
+    file_batch = node.int("batch", default=None, minimum=1)
+    use_batch = batch if batch is not None else file_batch
+    layers = []
+    for i, raw in enumerate(node.list("layers")):
+        ln = Node(raw, node.at("layers") / i)
+        ln.check_keys({"name", "file", "count"})
+        f = p.parent / ln.str("file")
+        if not f.exists():
+            raise SpecError(ln.at("file"), f"layer file not found: {f} (paths are relative to the network file)")
+        prob = _load_problem(f, ln.at("file"))
+        if use_batch is not None:
+            prob = with_batch(prob, use_batch, ln.at("file"))
+        layers.append(NetworkLayer(ln.str("name", default=f.stem), f, ln.int("count", default=1, minimum=1), prob))
+    if not layers:
+        raise SpecError(node.at("layers"), "a network needs at least one layer")
+    return Network(node.str("name", default=p.parent.name), tuple(layers), use_batch)
 
 
 # ---------------------------------------------------------------------------

@@ -67,7 +67,7 @@ def _single_lines(s: dict[str, Any], indent: str = "") -> list[str]:
     else:
         peak += " (no clock given: set global_cycle_seconds for TOPS)"
     lines.append(peak)
-    lines.append(f"{indent}on-chip storage: {s['on_chip_kib']:.4g} KiB over all instances; "
+    lines.append(f"{indent}on-chip storage: {s['on_chip_kib']:,.1f} KiB over all instances; "
                  f"inline constraints: {s['constraints']}")
     e = s["energy"]
     lines.append(f"{indent}energy per action ({e['source']}), pJ per vector access of one instance:")
@@ -101,7 +101,7 @@ def format_summary(s: dict[str, Any]) -> str:
     if s["peak_tops"] is not None:
         peak += f" = {s['peak_tops']:.4g} TOPS at {_fmt_clock(s['clock_hz'])}"
     lines.append(peak)
-    lines.append(f"on-chip storage: {s['on_chip_kib']:.4g} KiB over all cores")
+    lines.append(f"on-chip storage: {s['on_chip_kib']:,.1f} KiB over all cores")
     for core in s["cores"]:
         src = core["source"] or "inline"
         var = f" {core['variables']}" if core["variables"] else ""

@@ -64,7 +64,8 @@ def is_network_class(class_name: str) -> bool:
 
 def _freeze(value: Any) -> Any:
     if isinstance(value, Mapping):
-        return tuple((str(k), _freeze(v)) for k, v in value.items())
+        # sorted: two files listing the same attributes in another order give equal specs
+        return tuple(sorted(((str(k), _freeze(v)) for k, v in value.items()), key=lambda kv: kv[0]))
     if isinstance(value, list):
         return tuple(_freeze(v) for v in value)
     return value
