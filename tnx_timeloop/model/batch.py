@@ -116,7 +116,7 @@ class MappingBatch:
             )
 
         rows = [[level_rows(lv) for lv in m.levels] for m in mappings]
-        fields = list(zip(*[list(zip(*r)) for r in rows], strict=True))
+        fields = list(zip(*[list(zip(*r, strict=True)) for r in rows], strict=True))
         return cls(
             temporal=np.asarray(fields[0], dtype=np.int64),
             spatial=np.asarray(fields[1], dtype=np.int64),
@@ -303,7 +303,7 @@ def analyze_batch(
             groups = np.where(contrib.any(axis=2), e, 1).prod(axis=1)
             hard = np.flatnonzero(~simple & (F <= max(1, hx * vy)))
             if len(hard):
-                off, ok = _instance_offsets(e[hard], step[hard][:, :, rk], hx * vy)
+                off, ok = _instance_offsets(e[hard], step[hard][:, :, rk], min(hx * vy, int(F[hard].max())))
                 groups[hard] = _distinct(off, ok)[0]
             content[:, b, t] = child_total[:, t] * groups
             weighted[:, b, t] = child_total[:, t] * F
@@ -458,12 +458,21 @@ def _instance_offsets(ends: np.ndarray, step: np.ndarray, capacity: int) -> tupl
     """Data offsets of every spatial child, by linear instance id (innermost loop fastest).
 
     ``ends`` (C, J) and ``step`` (C, J, Rt) describe the spatial loops; returns
-    offsets int64 (C, capacity, Rt) and which ids exist, bool (C, capacity).
+    offsets int32 rank-major (C, Rt, capacity) and which ids exist, bool (C, capacity).
     """
-    ids = np.arange(capacity)
+    ids = np.arange(capacity, dtype=np.int32)
+    # loops of extent 1 change nothing: keep only the active ones, in order
+    keep = np.argsort(ends <= 1, axis=1, kind="stable")[:, : max(1, int((ends > 1).sum(axis=1).max()))]
+    ends = np.take_along_axis(ends, keep, axis=1).astype(np.int64)
+    step = np.take_along_axis(step, keep[:, :, None], axis=1).astype(np.int32)
     radix = np.cumprod(np.concatenate([np.ones((len(ends), 1), np.int64), ends[:, :-1]], axis=1), axis=1)  # (C, J)
-    digits = (ids[None, :, None] // radix[:, None, :]) % ends[:, None, :]  # (C, F, J)
-    offsets = np.einsum("cfj,cjr->cfr", digits, step)
+    # few distinct (radix, extent) pairs occur: divide once per pair, then gather
+    pairs, inverse = np.unique(radix * (capacity + 1) + ends, return_inverse=True)
+    patterns = (ids[None, :] // (pairs // (capacity + 1))[:, None]) % (pairs % (capacity + 1))[:, None]
+    digits = patterns.astype(np.int32)[inverse.reshape(ends.shape)]  # (C, J, F)
+    offsets = np.zeros((len(ends), step.shape[2], capacity), dtype=np.int32)
+    for j in range(ends.shape[1]):
+        offsets += digits[:, None, j, :] * step[:, j, :, None]
     exists = ids[None, :] < ends.prod(axis=1)[:, None]
     return offsets, exists
 
@@ -471,15 +480,15 @@ def _instance_offsets(ends: np.ndarray, step: np.ndarray, capacity: int) -> tupl
 def _distinct(offsets: np.ndarray, exists: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Count distinct offset vectors per row; also return the sort order and group bounds.
 
-    Returns ``(count (C,), order (C, F), first (C, F), last (C, F))``: ``order``
-    sorts the ids by offset (missing ids last); ``first``/``last`` mark the first
-    and last id of each distinct offset in that order.
+    ``offsets`` is rank-major (C, Rt, F). Returns ``(count (C,), order (C, F), first (C, F),
+    last (C, F))``: ``order`` sorts the ids by offset (missing ids last); ``first``/``last``
+    mark the first and last id of each distinct offset in that order.
     """
-    lo = offsets.min(axis=1, keepdims=True)
-    span = offsets.max(axis=1, keepdims=True) - lo + 1
-    key = np.zeros(offsets.shape[:2], dtype=np.int64)
-    for r in range(offsets.shape[2]):
-        key = key * span[:, :, r] + (offsets[:, :, r] - lo[:, :, r])
+    lo = offsets.min(axis=2)
+    span = offsets.max(axis=2).astype(np.int64) - lo + 1
+    key = np.zeros((offsets.shape[0], offsets.shape[2]), dtype=np.int64)
+    for r in range(offsets.shape[1]):
+        key = key * span[:, r, None] + (offsets[:, r, :] - lo[:, r, None])
     key = np.where(exists, key, np.iinfo(np.int64).max)
     order = np.argsort(key, axis=1, kind="stable")
     ks = np.take_along_axis(key, order, axis=1)
@@ -517,38 +526,59 @@ def _links(
     type. Returns ``(content, weighted, link_words)``, each (C,).
     """
     C, K = above.shape
-    F = h_size * v_size
+    # ids at or beyond the largest fan-out exist in no row: leave them out
+    F = min(h_size * v_size, int(ends.prod(axis=1).max()))
     off, exists = _instance_offsets(ends, step, F)
     n_inst = exists.sum(axis=1)
     groups_all, order, new_group, last_of_group = _distinct(off, exists)
 
-    # physical neighbour pairs (child i may receive from neighbour k)
+    # physical neighbours: child f may receive from its left/right/up/down neighbour
+    # one integer key per offset difference (mixed radix over the ranks the spatial loops
+    # move), so that each direction needs a single (C, K, F) comparison; a tile move
+    # beyond the children's span, or along a rank they do not span, matches no pair
+    reach = (off.max(axis=2) - off.min(axis=2)).astype(np.int64)  # (C, Rt)
+    spanned = np.flatnonzero(reach.any(axis=0))
+    weight_r = np.ones((C, len(spanned)), dtype=np.int64)
+    for i in range(len(spanned) - 2, -1, -1):
+        weight_r[:, i] = weight_r[:, i + 1] * (2 * reach[:, spanned[i + 1]] + 1)
+    fits = (shift[:, :, reach.sum(axis=0) == 0] == 0).all(axis=2)
+    shift_key = np.zeros((C, K), dtype=np.int64)
+    for i, r in enumerate(spanned):
+        fits &= np.abs(shift[:, :, r]) <= reach[:, None, r]
+        shift_key += (shift[:, :, r] + reach[:, None, r]) * weight_r[:, i, None]
+    shift_key = np.where(fits, shift_key, -1)
+    centre = (reach[:, spanned] * weight_r).sum(axis=1)[:, None]  # the key of a zero difference
+
+    # neighbours: f + d receives from f (forward) and f from f + d (backward), d = 1 along
+    # X (within a row of the grid) and d = h_size along Y
     lin = np.arange(F)
-    hh, vv = lin % h_size, lin // h_size
-    cur_l, prev_l = [], []
-    for dh, dv in ((0, -1), (0, 1), (-1, 0), (1, 0)):
-        nh, nv = hh + dh, vv + dv
-        ok = (nh >= 0) & (nh < h_size) & (nv >= 0) & (nv < v_size)
-        cur_l.append(lin[ok])
-        prev_l.append((nv * h_size + nh)[ok])
-    cur_i = np.concatenate(cur_l)
-    prev_k = np.concatenate(prev_l)
-    pair_ok = exists[:, cur_i] & exists[:, prev_k]  # (C, P)
-    diff = off[:, prev_k, :] - off[:, cur_i, :]  # (C, P, Rt)
-    hit = pair_ok[:, None, :] & (diff[:, None, :, :] == shift[:, :, None, :]).all(axis=3)  # (C, K, P)
-    incidence = np.zeros((len(cur_i), F), dtype=np.int64)
-    incidence[np.arange(len(cur_i)), cur_i] = 1
-    linked = (hit.astype(np.int64) @ incidence > 0) & exists[:, None, :]  # (C, K, F)
+    linked = np.zeros((C, K, F), dtype=bool)
+    for d, along_x in ((1, True), (h_size, False)):
+        if d >= F or (along_x and h_size == 1):
+            continue
+        ok = (lin[:-d] % h_size < h_size - 1) if along_x else np.ones(F - d, dtype=bool)
+        ok = ok[None, :] & exists[:, :-d] & exists[:, d:]  # (C, F - d)
+        moved = np.zeros((C, F - d), dtype=np.int64)
+        for i, r in enumerate(spanned):
+            moved += (off[:, r, d:] - off[:, r, :-d]).astype(np.int64) * weight_r[:, i, None]
+        # the child at f takes from f + d when f's new data is what f + d held: key(+moved)
+        linked[:, :, :-d] |= np.where(ok, centre + moved, -2)[:, None, :] == shift_key[:, :, None]
+        linked[:, :, d:] |= np.where(ok, centre - moved, -2)[:, None, :] == shift_key[:, :, None]
     n_link = linked.sum(axis=2)
 
     # distinct offsets among the children without a link, per transition type
     unlinked = np.take_along_axis(exists[:, None, :] & ~linked, order[:, None, :], axis=2)
-    cs = np.cumsum(unlinked, axis=2)
-    ends_mask = last_of_group
-    at_end = np.where(ends_mask[:, None, :], cs, 0)
-    before = np.zeros_like(at_end)
-    before[:, :, 1:] = np.maximum.accumulate(at_end, axis=2)[:, :, :-1]
-    groups_rest = (ends_mask[:, None, :] & (cs - before > 0)).sum(axis=2)  # (C, K)
+    cs = np.cumsum(unlinked, axis=2, dtype=np.int32)
+    # a group (a run of equal offsets in sorted order) counts when the running count of
+    # unlinked children grows across it: compare cs at consecutive group ends
+    n_groups = last_of_group.sum(axis=1)
+    end_pos = np.argsort(~last_of_group, axis=1, kind="stable")[:, : max(1, int(n_groups.max()))]  # (C, G)
+    real = np.arange(end_pos.shape[1])[None, :] < n_groups[:, None]
+    cs_end = np.take_along_axis(cs, end_pos[:, None, :], axis=2)  # (C, K, G)
+    grew = np.empty(cs_end.shape, dtype=bool)
+    grew[:, :, 0] = cs_end[:, :, 0] > 0
+    np.greater(cs_end[:, :, 1:], cs_end[:, :, :-1], out=grew[:, :, 1:])
+    groups_rest = (grew & real[:, None, :]).sum(axis=2)  # (C, K)
 
     words = tr.words[rows].astype(np.float64)
     slide = tr.slide[rows]
