@@ -45,6 +45,55 @@ def fanout_child(arch: Architecture, level: int) -> str:
     return arch.compute.name
 
 
+def _relevant_rank_variables(problem: Problem, rank_variables: MappingABC[str, str],
+                             tensor_names: MappingABC[str, str]) -> dict[str, set[str]]:
+    """AccelForge tensor -> the rank variables its projection depends on."""
+    relevance = problem.relevance()
+    return {
+        tensor_names[ds]: {rank_variables[d] for d, used in zip(problem.dimensions, relevance[t], strict=True) if used}
+        for t, ds in enumerate(problem.dataspace_names)
+    }
+
+
+def _hoist(nodes: list[dict[str, Any]], relevant: MappingABC[str, set[str]], order: list[str]) -> list[dict[str, Any]]:
+    """Move each one-tensor Storage node above the temporal loops over it that do not index it.
+
+    Timeloop keeps a tile across consecutive iterations of outer loops that do not change it,
+    even when a spatial fan-out lies in between; AccelForge refills a tile on every iteration
+    of the loops above its Storage node. Placing the node above those irrelevant loops (and
+    above the fan-outs that create its memory's instances, which AccelForge then reads as
+    each instance holding its share) gives AccelForge Timeloop's reuse: the per-instance tile
+    is unchanged. A node never passes a loop that indexes its tensor, a fan-out into a deeper
+    level, nor the Storage of the same tensor; it only moves if it passes a temporal loop.
+    """
+    out: list[dict[str, Any]] = []
+    for node in nodes:
+        out.append(node)
+        if node["type"] != "Storage":
+            continue
+        (tensor,) = node["tensors"]
+        level = order.index(node["component"])
+        target = j = len(out) - 1
+        while j > 0:
+            above = out[j - 1]
+            if above["type"] == "Temporal" and above["rank_variable"] not in relevant[tensor]:
+                target = j - 1  # worth moving above this loop
+            elif above["type"] == "Spatial" and order.index(above["component"]) <= level:
+                pass
+            elif not (above["type"] == "Storage" and tensor not in above["tensors"]):
+                break
+            j -= 1
+        out.insert(target, out.pop())
+    merged: list[dict[str, Any]] = []
+    for node in out:  # adjacent nodes of one memory become one node
+        if merged and node["type"] == "Storage" and merged[-1]["type"] == "Storage" \
+                and merged[-1]["component"] == node["component"]:
+            merged[-1] = {**merged[-1], "tensors": [*merged[-1]["tensors"], *node["tensors"]]}
+        else:
+            merged.append(node)
+    return merged
+
+
 def mapping_to_tree(
     mapping: Mapping,
     arch: Architecture,
@@ -55,6 +104,10 @@ def mapping_to_tree(
     einsum: str,
 ) -> dict[str, Any]:
     """Our mapping as an AccelForge mapping document body (``{"nodes": [...]}``).
+
+    Each kept tensor's Storage node is then hoisted above the temporal loops directly above
+    it that do not index the tensor (see :func:`_hoist`), so that AccelForge reuses tiles the
+    way Timeloop does.
 
     Parameters
     ----------
@@ -80,9 +133,9 @@ def mapping_to_tree(
     for lv, level in enumerate(mapping.levels):
         storage = arch.storage[lv]
         if not storage.is_dummy:
-            kept = [tensor_names[ds] for ds, k in zip(mapping.dataspaces, level.keep, strict=True) if k]
-            if kept:
-                nodes.append({"type": "Storage", "tensors": kept, "component": storage.name})
+            for ds, kept in zip(mapping.dataspaces, level.keep, strict=True):
+                if kept or lv == 0:
+                    nodes.append({"type": "Storage", "tensors": [tensor_names[ds]], "component": storage.name})
         for d in reversed(level.temporal_order):
             factor = level.temporal[index[d]]
             if factor > 1:
@@ -103,7 +156,8 @@ def mapping_to_tree(
                     "component": child,
                 })
     nodes.append({"type": "Compute", "component": arch.compute.name, "einsum": einsum})
-    return {"nodes": nodes}
+    order = [s.name for s in arch.storage] + [arch.compute.name]
+    return {"nodes": _hoist(nodes, _relevant_rank_variables(problem, rank_variables, tensor_names), order)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +234,8 @@ def tree_facts(
         high = ext - 1
         return int(np.prod(a.clip(min=0) @ high - (-a).clip(min=0) @ high + 1))
 
-    for i, node in enumerate(_nodes(tree)):
+    nodes = _nodes(tree)
+    for i, node in enumerate(nodes):
         kind = node.get("type")
         where = f"nodes[{i}] ({kind})"
         if kind in ("Temporal", "Spatial"):
@@ -202,11 +257,18 @@ def tree_facts(
             comp = node.get("component")
             if comp not in order[:L]:
                 raise BackendError(f"AccelForge mapping: {where} stores in unknown memory {comp!r}")
+            level = order.index(comp)
+            # one instance's share: apply the fan-outs into this memory that sit below the node
+            share = extents.copy()
+            for later in nodes[i + 1:]:
+                if later.get("type") == "Spatial" and later.get("component") in order \
+                        and order.index(later["component"]) <= level and later.get("rank_variable") in dims:
+                    share[dim_index[dims[later["rank_variable"]]]] = int(later.get("tile_shape", 1))
             for name in node.get("tensors", []):
                 if name not in tensors:
                     raise BackendError(f"AccelForge mapping: {where} stores unknown tensor {name!r}")
                 t = ds_index[tensors[name]]
-                tile[order.index(comp), t] = box(extents, t)
+                tile[level, t] = box(share, t)
     utilized = np.ones(L, dtype=np.int64)
     partition = np.zeros((L, T), dtype=np.int64)
     spatial_x = np.ones(L, dtype=np.int64)
@@ -241,79 +303,110 @@ def tree_to_mapping(
 ) -> tuple[Mapping | None, str]:
     """Our mapping for an AccelForge tree, or ``(None, reason)`` when Timeloop cannot express it.
 
-    A tree is a Timeloop mapping when every memory's Storage nodes are adjacent (no loop
-    between them), memories appear outermost first, each level's spatial loops follow its
-    temporal loops, no dimension has two temporal loops in one level (adjacent ones are
-    merged) nor spatial loops on both axes, and every tile shape divides its enclosing tile.
+    A tensor's Storage node may slide across temporal loops that do not index it without
+    changing its tile or its reuse. The tree is a Timeloop mapping when, with such slides,
+    every memory's tensors can sit at one position, the memories outermost first; each
+    level's spatial loops follow its temporal loops; no dimension has two separate temporal
+    loops in one level nor spatial loops on both mesh axes; and every tile shape divides its
+    enclosing tile. Each memory is placed at its outermost possible position.
     """
     dims = {v: k for k, v in rank_variables.items()}
     tensors = {v: k for k, v in tensor_names.items()}
+    relevant = _relevant_rank_variables(problem, rank_variables, tensor_names)
     order = [s.name for s in arch.storage] + [arch.compute.name]
-    L = len(arch.storage)
-    D = len(problem.dimensions)
-    dim_index = {d: i for i, d in enumerate(problem.dimensions)}
+    L, D = len(arch.storage), len(problem.dimensions)
+    loops: list[MappingABC[str, Any]] = []
+    entries: list[tuple[int, str, int]] = []  # (level, tensor, position = loops above it)
+    for i, node in enumerate(_nodes(tree)):
+        kind = node.get("type")
+        if kind == "Storage":
+            if node.get("component") not in order[:L]:
+                return None, f"nodes[{i}]: unknown memory {node.get('component')!r}"
+            for name in node.get("tensors", []):
+                if name not in tensors:
+                    return None, f"nodes[{i}]: unknown tensor {name!r}"
+                entries.append((order.index(node["component"]), name, len(loops)))
+        elif kind in ("Temporal", "Spatial"):
+            if node.get("rank_variable") not in dims:
+                return None, f"nodes[{i}]: unknown rank variable {node.get('rank_variable')!r}"
+            loops.append(node)
+
+    def level_of(loop: MappingABC[str, Any]) -> int:
+        return order.index(loop["component"]) if loop.get("component") in order else len(order)
+
+    def slides(pos: int, tensor: str, level: int, step: int) -> int:
+        while 0 <= pos + min(step, 0) < len(loops):
+            loop = loops[pos + min(step, 0)]
+            temporal_ok = loop["type"] == "Temporal" and loop["rank_variable"] not in relevant[tensor]
+            if not (temporal_ok or (loop["type"] == "Spatial" and level_of(loop) <= level)):
+                break
+            pos += step
+        return pos
+
+    position: dict[int, int] = {}
+    previous = 0
+    for lv in range(L):
+        mine = [(slides(p, t, lv, -1), slides(p, t, lv, +1)) for level, t, p in entries if level == lv]
+        if not mine:
+            continue
+        # below every fan-out into this memory or above it (Timeloop's tiles are per instance)
+        after_fanouts = max((k + 1 for k, loop in enumerate(loops)
+                             if loop["type"] == "Spatial" and level_of(loop) <= lv), default=0)
+        low = max(max(a for a, _ in mine), previous, after_fanouts)
+        high = min(b for _, b in mine)
+        if low > high:
+            return None, f"the tensors of {order[lv]} sit at different loop depths"
+        position[lv] = previous = low
+
     extents = dict(problem.instance)
+    dim_index = {d: i for i, d in enumerate(problem.dimensions)}
     temporal = [[1] * D for _ in range(L)]
     spatial = [[1] * D for _ in range(L)]
     t_order: list[list[str]] = [[] for _ in range(L)]
     x_dims: list[list[str]] = [[] for _ in range(L)]
     y_dims: list[list[str]] = [[] for _ in range(L)]
-    keep = [[False] * len(problem.dataspaces) for _ in range(L)]
-    loops_since_storage = [False] * L
     spatial_seen = [False] * L
-    cur = 0
-    previous: tuple[str, str, int] | None = None  # (kind, dim, level) of the last loop node
-    for i, node in enumerate(_nodes(tree)):
-        kind = node.get("type")
-        if kind == "Storage":
-            li = order.index(node["component"]) if node.get("component") in order[:L] else -1
-            if li < 0:
-                return None, f"nodes[{i}]: unknown memory {node.get('component')!r}"
-            if li < cur or (li == cur and loops_since_storage[cur]):
-                return None, f"nodes[{i}]: tensors of {node['component']} sit at different loop depths"
-            cur = li
-            for name in node.get("tensors", []):
-                keep[li][problem.dataspace_names.index(tensors[name])] = True
-            previous = None
-            continue
-        if kind not in ("Temporal", "Spatial"):
-            continue
-        d = dims.get(node.get("rank_variable"))
-        if d is None:
-            return None, f"nodes[{i}]: unknown rank variable {node.get('rank_variable')!r}"
-        shape = int(node.get("tile_shape", 0))
+    cur, last = 0, None
+    for i, loop in enumerate(loops):
+        cur = max([cur, *(lv for lv, p in position.items() if p <= i)])
+        d = dims[loop["rank_variable"]]
+        shape = int(loop.get("tile_shape", 0))
         if shape < 1 or extents[d] % shape:
-            return None, f"nodes[{i}]: tile {shape} of {d} does not divide {extents[d]} (imperfect factor)"
+            return None, f"loop {i}: tile {shape} of {d} does not divide {extents[d]} (imperfect factor)"
         count, extents[d] = extents[d] // shape, shape
-        if kind == "Temporal":
+        j = dim_index[d]
+        if loop["type"] == "Temporal":
             if spatial_seen[cur]:
-                return None, f"nodes[{i}]: a temporal loop below {order[cur]}'s spatial loops"
-            loops_since_storage[cur] = True
-            j = dim_index[d]
-            if temporal[cur][j] > 1 and previous != ("Temporal", d, cur):
-                return None, f"nodes[{i}]: two separate temporal loops over {d} at {order[cur]}"
+                child = cur + 1
+                if child >= L or child in position:
+                    return None, f"loop {i}: a temporal loop over {d} below {order[cur]}'s spatial loops"
+                cur = child
+            if temporal[cur][j] > 1 and last != ("Temporal", d, cur):
+                return None, f"loop {i}: two separate temporal loops over {d} at {order[cur]}"
             if temporal[cur][j] == 1:
                 t_order[cur].append(d)
             temporal[cur][j] *= count
         else:
-            child = order.index(node["component"]) if node.get("component") in order else -1
+            child = order.index(loop["component"]) if loop.get("component") in order else -1
             fanning = child - 1
             if fanning < 0:
-                return None, f"nodes[{i}]: fan-out into {node.get('component')!r} has no parent level"
+                return None, f"loop {i}: fan-out into {loop.get('component')!r} has no parent level"
             if fanning < cur:
-                return None, f"nodes[{i}]: fan-out of {order[fanning]} below the storage of {order[cur]}"
+                return None, f"loop {i}: fan-out of {order[fanning]} below the storage of {order[cur]}"
             cur = fanning
-            loops_since_storage[cur] = True
             spatial_seen[cur] = True
-            axis_dims, other = (y_dims, x_dims) if str(node.get("name", "")).endswith("_Y") else (x_dims, y_dims)
+            axis_dims, other = (y_dims, x_dims) if str(loop.get("name", "")).endswith("_Y") else (x_dims, y_dims)
             if d in other[cur]:
-                return None, f"nodes[{i}]: {d} is spread over both mesh axes of {order[cur]}"
+                return None, f"loop {i}: {d} is spread over both mesh axes of {order[cur]}"
             if d not in axis_dims[cur]:
                 axis_dims[cur].append(d)
-            spatial[cur][dim_index[d]] *= count
-        previous = (kind, d, cur)
+            spatial[cur][j] *= count
+        last = (loop["type"], d, cur)
     if any(v != 1 for v in extents.values()):
         return None, f"innermost tiles are not single points: {extents}"
+    keep = [[False] * len(problem.dataspaces) for _ in range(L)]
+    for lv, name, _ in entries:
+        keep[lv][problem.dataspace_names.index(tensors[name])] = True
     keep[0] = [True] * len(problem.dataspaces)
     levels = []
     for lv in range(L):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import shutil
 import tempfile
 from collections.abc import Mapping as MappingABC
 from collections.abc import Sequence
@@ -39,6 +40,15 @@ from tnx_timeloop.spec.mapping import Mapping
 from tnx_timeloop.spec.problem import Problem
 
 __all__ = ["PytimeloopBackend"]
+
+
+def _printed_stats(result: Any) -> str | None:
+    """The ``stats.txt`` text of a pytimeloop evaluation result (method or attribute, by release)."""
+    method = getattr(result, "pretty_print_stats", None)
+    if callable(method):
+        return str(method())
+    text = getattr(result, "pretty_printed_stats", None)
+    return str(text) if text else None
 
 
 class PytimeloopBackend:
@@ -81,28 +91,36 @@ class PytimeloopBackend:
         except ImportError as err:
             raise BackendError(f"backend 'pytimeloop' cannot import pytimeloop.app: {err}; {self.why_unavailable()}") from err
         workdir = Path(tempfile.mkdtemp(prefix="tnx_pytimeloop_"))
+        try:
+            report = self._evaluate_in(workdir, app_module, arch, problem, mapping, energy)
+        except BackendError as err:
+            if err.workdir:
+                raise
+            raise BackendError(str(err), workdir=str(workdir)) from err
+        shutil.rmtree(workdir, ignore_errors=True)
+        return report
+
+    @staticmethod
+    def _evaluate_in(
+        workdir: Path, app_module: Any, arch: Architecture, problem: Problem, mapping: Mapping, energy: ArchEnergy
+    ) -> Report:
         inputs = write_timeloop_inputs(workdir, arch, problem, mapping, energy=energy)
         text = "\n".join(p.read_text(encoding="utf-8") for p in inputs.files)
         try:
             result = app_module.ModelApp(text).run()
-            stats_text = result.pretty_print_stats() if callable(getattr(result, "pretty_print_stats", None)) else None
         except Exception as err:  # noqa: BLE001 - any failure inside the bindings becomes a BackendError
-            raise BackendError(
-                f"pytimeloop failed: {type(err).__name__}: {err}", workdir=str(workdir)
-            ) from err
+            raise BackendError(f"pytimeloop failed: {type(err).__name__}: {err}", workdir=str(workdir)) from err
+        stats_text = _printed_stats(result)
         if not stats_text:
             raise BackendError(
-                "pytimeloop returned no printed stats (result without pretty_print_stats(); the mapping may "
-                "violate the architecture or this pytimeloop release returns another result type)",
+                "pytimeloop returned no printed stats (the mapping may violate the architecture, or this "
+                f"pytimeloop release returns another result type: {type(result).__name__})",
                 workdir=str(workdir),
             )
-        (workdir / "pytimeloop.stats.txt").write_text(stats_text, encoding="utf-8")
-        stats = parse_stats(stats_text, source=str(workdir / "pytimeloop.stats.txt"))
-        report = report_from_stats(stats, arch, problem, energy=energy, names=inputs.names)
-        for path in (*inputs.files, workdir / "pytimeloop.stats.txt"):
-            path.unlink(missing_ok=True)
-        workdir.rmdir()
-        return report
+        path = workdir / "pytimeloop.stats.txt"
+        path.write_text(stats_text, encoding="utf-8")
+        return report_from_stats(parse_stats(stats_text, source=str(path)), arch, problem, energy=energy,
+                                 names=inputs.names)
 
     def search(
         self,

@@ -320,13 +320,14 @@ class TimeloopBackend:
         """
         del method
         workdir = self._workdir("timeloop_model")
+        argv = [self.model_command]
         try:
             inputs = write_timeloop_inputs(workdir, arch, problem, mapping, energy=energy)
-            argv = [self.model_command, *[p.name for p in inputs.files]]
+            argv += [p.name for p in inputs.files]
             self._run(argv, workdir, "timeloop-model", ["timeloop-model.stats.txt"])
             report = self._report(workdir / "timeloop-model.stats.txt", arch, problem, energy, inputs.names)
         except TnxError as err:
-            raise _with_workdir(err, workdir) from None
+            raise _with_workdir(err, workdir, argv) from None
         self._done(workdir)
         return report
 
@@ -361,16 +362,17 @@ class TimeloopBackend:
         if not shutil.which(self.mapper_command):
             raise BackendError(f"{self.mapper_command!r} is not on PATH; {self.why_unavailable()}")
         workdir = self._workdir("timeloop_mapper")
+        argv = [self.mapper_command]
         try:
             inputs = write_timeloop_inputs(
                 workdir, arch, problem, None, energy=energy, constraints=constraints, mapper=mapper_config
             )
-            argv = [self.mapper_command, *[p.name for p in inputs.files]]
+            argv += [p.name for p in inputs.files]
             self._run(argv, workdir, "timeloop-mapper", ["timeloop-mapper.stats.txt", "timeloop-mapper.map.yaml"])
             mapping = read_map_yaml(workdir / "timeloop-mapper.map.yaml", arch, problem, inputs.names)
             report = self._report(workdir / "timeloop-mapper.stats.txt", arch, problem, energy, inputs.names)
         except TnxError as err:
-            raise _with_workdir(err, workdir) from None
+            raise _with_workdir(err, workdir, argv) from None
         self._done(workdir)
         return mapping, report
 
@@ -381,13 +383,14 @@ class TimeloopBackend:
         return report_from_stats(parse_stats_file(path), arch, problem, energy=energy, names=names)
 
 
-def _with_workdir(err: TnxError, workdir: Path) -> TnxError:
-    """The error to raise: a BackendError that names the kept working directory."""
+def _with_workdir(err: TnxError, workdir: Path, argv: list[str]) -> TnxError:
+    """The error to raise: a BackendError naming the command, its log tail and the kept directory."""
     if isinstance(err, BackendError) and err.workdir:
         return err
+    message = str(err) if isinstance(err, BackendError) else f"{type(err).__name__}: {err}"
     return BackendError(
-        f"{type(err).__name__}: {err}",
-        command=getattr(err, "command", None),
+        message,
+        command=shlex.join(argv),
         returncode=getattr(err, "returncode", None),
         log_tail=_log_tail(workdir),
         workdir=str(workdir),

@@ -9,9 +9,10 @@ It imports only the standard library and ``hwcomponents``, so tnx_timeloop need 
 installed there.
 
 Request: ``{"queries": [{"id": str, "component": str, "attributes": {...},
-"actions": [str, ...], "cacti": bool}]}``. ``cacti`` marks queries answered by the CACTI
-plug-in (SRAMs); they are skipped with a clear reason when the CACTI binary does not run
-(the ``hwcomponents-cacti`` wheel's binary needs glibc 2.38).
+"actions": [str, ...], "cacti": bool}], "cacti_binary": path (optional)}``. ``cacti`` marks
+queries answered by the CACTI plug-in (SRAMs); they are skipped with a clear reason when the
+CACTI binary does not run (the ``hwcomponents-cacti`` wheel's binary needs glibc 2.38).
+``cacti_binary`` checks another binary than the package's (e.g. a rebuilt one).
 
 Result: ``{"ok": true, "versions": {...}, "cacti": {"status", "detail", "hint"},
 "results": [{"id", "ok", "energy_j": {action: J}, "area_m2": float | null,
@@ -43,12 +44,20 @@ CACTI_HINT = (
 )
 
 
-def cacti_status(timeout_s: float = 20.0) -> dict[str, str]:
-    """Whether hwcomponents_cacti's CACTI binary runs here (``status``: ok, broken or missing)."""
-    spec = importlib.util.find_spec("hwcomponents_cacti")
-    if spec is None or spec.origin is None:
-        return {"status": "missing", "detail": "hwcomponents_cacti is not installed", "hint": "pip install hwcomponents-cacti"}
-    binary = Path(spec.origin).parent / "cacti" / "cacti"
+def cacti_status(timeout_s: float = 20.0, binary: str | Path | None = None) -> dict[str, str]:
+    """Whether the CACTI binary runs here (``status``: ok, broken or missing).
+
+    ``binary`` defaults to the one inside hwcomponents_cacti. A working binary answers
+    ``-infile <missing file>`` with "... is missing"; one built for a newer glibc fails in
+    the dynamic loader.
+    """
+    if binary is None:
+        spec = importlib.util.find_spec("hwcomponents_cacti")
+        if spec is None or spec.origin is None:
+            return {"status": "missing", "detail": "hwcomponents_cacti is not installed",
+                    "hint": "pip install hwcomponents-cacti"}
+        binary = Path(spec.origin).parent / "cacti" / "cacti"
+    binary = Path(binary)
     hint = CACTI_HINT.format(py=sys.executable)
     if not binary.is_file():
         return {"status": "missing", "detail": f"no binary at {binary}", "hint": hint}
@@ -88,7 +97,10 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
     queries = request.get("queries")
     if not isinstance(queries, list):
         raise ValueError("request needs a 'queries' list")
-    cacti = cacti_status() if any(q.get("cacti") for q in queries) else {"status": "unused", "detail": "", "hint": ""}
+    if any(q.get("cacti") for q in queries):
+        cacti = cacti_status(binary=request.get("cacti_binary"))
+    else:
+        cacti = {"status": "unused", "detail": "", "hint": ""}
     results = []
     for q in queries:
         item: dict[str, Any] = {"id": q.get("id"), "ok": False, "energy_j": {}, "area_m2": None, "model": "", "error": ""}

@@ -118,7 +118,7 @@ def _class_key(level: Level) -> str:
 
 def _tech_m(attrs: dict[str, Any]) -> float:
     value = attrs.get("technology")
-    return (parse_technology(value) if value is not None else _DEFAULT_TECH_NM) * 1e-9
+    return (parse_technology(value) if value is not None else _DEFAULT_TECH_NM) / 1e9
 
 
 def hwcomponents_query(level: Level) -> HwQuery | None:
@@ -233,7 +233,7 @@ def _hwcomponents_estimates(
         q = queries[name]
         joules = item["energy_j"]
         tech = q.attributes.get("tech_node")
-        label = f"hwcomponents:{item.get('model') or q.component}" + (f"@{tech * 1e9:g}nm" if tech else "")
+        label = f"hwcomponents:{item.get('model') or q.component}" + (f"@{round(tech * 1e9, 3):g}nm" if tech else "")
         area = item.get("area_m2")
         out[name] = Estimate(
             {ours: float(joules[theirs]) * 1e12 for ours, theirs in q.actions.items()},
