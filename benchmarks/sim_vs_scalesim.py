@@ -6,13 +6,22 @@ recorded CPU time (``summary.json`` ``run.cpu_s``: its parse, simulation and rep
 ours, and the speed-up.  Our time is CPU time (``time.process_time``) per call of parsing the case
 files plus simulating, the best of a few batches; the simulation alone is shown in brackets.
 
+The ``arch`` columns run every case through this project's architecture route instead: the
+array as a systolic :class:`~tnx_timeloop.spec.arch.Architecture`, the layer as a Timeloop problem,
+adapted back by :mod:`tnx_timeloop.sim.scalesim_arch` (cycles compared with SCALE-Sim's, all access
+counts checked; the time covers building the architecture and problem and simulating).
+
+With ``--single``, GEMM cases are also simulated by the single-core tile simulator
+(:mod:`tnx_timeloop.sim.single`) with SCALE-Sim's own mapping: its window (first to last block)
+should be SCALE-Sim's ``Total Cycles`` + 1 wherever SCALE-Sim does not stall.
+
 With ``--live`` and a SCALE-Sim venv (default ``/work/venvs/scalesim``), SCALE-Sim is also re-run
 on each case in that venv and its CPU time measured the same way (in-process, excluding start-up
 and imports), for a side-by-side timing on this machine.  Without the venv the flag is ignored.
 
 Usage::
 
-    python benchmarks/sim_vs_scalesim.py [--cases DIR] [--live] [--scalesim-python PATH] [--min-seconds S]
+    python benchmarks/sim_vs_scalesim.py [--cases DIR] [--live] [--single] [--scalesim-python PATH] [--min-seconds S]
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tnx_timeloop.sim import scalesim_arch
 from tnx_timeloop.sim.systolic import SystolicResult, load_scalesim_case, simulate_systolic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,6 +111,39 @@ def time_ours(folder: Path, min_seconds: float) -> tuple[SystolicResult, float, 
     return result, total, engine
 
 
+def time_arch_route(folder: Path, min_seconds: float) -> tuple[SystolicResult, float]:
+    """Simulate a case through the architecture route; return the result and CPU s per run.
+
+    The timed call builds the systolic architecture and the problem from the parsed case and
+    simulates them (the parse of the case files is excluded; :func:`time_ours` covers it).
+    """
+    case = load_scalesim_case(folder)
+
+    def route() -> SystolicResult:
+        arch = scalesim_arch.case_architecture(case)
+        (problem,) = scalesim_arch.case_problems(case)
+        return scalesim_arch.simulate_arch(arch, problem)
+
+    result = route()
+    return result, _best_cpu_seconds(route, min_seconds)
+
+
+def single_core_window(folder: Path) -> int | None:
+    """Window cycles of the single-core simulator with SCALE-Sim's mapping (GEMM cases), else None."""
+    from tnx_timeloop.errors import MappingError
+    from tnx_timeloop.sim.single import simulate_single
+
+    case = load_scalesim_case(folder)
+    if case.layers[0].source_format != "gemm":
+        return None
+    arch = scalesim_arch.case_architecture(case)
+    (problem,) = scalesim_arch.case_problems(case)
+    try:
+        return simulate_single(arch, problem, scalesim_arch.scalesim_mapping(arch, problem)).window_cycles
+    except MappingError:
+        return None
+
+
 def run_live(python: Path, folder: Path) -> dict[str, float] | None:
     """Re-run SCALE-Sim on a case in its venv (reports go to a temporary folder); None on failure."""
     gemm = load_scalesim_case(folder).layers[0].source_format == "gemm"
@@ -126,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--min-seconds", type=float, default=0.02, help="CPU seconds per timing batch")
     parser.add_argument("--only", default="", help="run only the cases whose name contains this text")
+    parser.add_argument("--single", action="store_true",
+                        help="also run the single-core tile simulator with SCALE-Sim's mapping (GEMM cases)")
     args = parser.parse_args(argv)
 
     folders = sorted(p.parent for p in args.cases.glob("*/scale.cfg") if args.only in p.parent.name)
@@ -138,8 +183,10 @@ def main(argv: list[str] | None = None) -> int:
 
     head = (
         f"{'case':55s} {'SS cycles':>9s} {'ours':>9s} {'stall':>5s} {'pref':>4s} {'acc':>3s} "
-        f"{'SS cpu ms':>9s} {'ours ms':>8s} {'(sim ms)':>8s} {'speed-up':>8s}"
+        f"{'SS cpu ms':>9s} {'ours ms':>8s} {'(sim ms)':>8s} {'speed-up':>8s} {'arch':>9s} {'ok':>3s} {'arch ms':>7s}"
     )
+    if args.single:
+        head += f" {'tile sim':>9s}"
     if live:
         head += f" {'live ms':>9s} {'live x':>7s}"
     print(head)
@@ -148,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     live_speedups: list[float] = []
     recorded_total = ours_total = engine_total = 0.0
     all_match = True
+    arch_match = True
+    arch_worst = 0.0
     for folder in folders:
         result, ours_s, engine_s = time_ours(folder, args.min_seconds)
         compute = read_report(folder / "COMPUTE_REPORT.csv")
@@ -164,12 +213,22 @@ def main(argv: list[str] | None = None) -> int:
         recorded_total += recorded_s
         ours_total += ours_s
         engine_total += engine_s
+        arch_result, arch_s = time_arch_route(folder, args.min_seconds)
+        arch_dev = abs(arch_result.total_cycles / compute["Total Cycles"] - 1)
+        arch_access = all(getattr(arch_result, name) == access[column] for column, name in ACCESS_FIELDS.items())
+        arch_ok = arch_dev <= 0.01 and arch_access
+        arch_match &= arch_ok
+        arch_worst = max(arch_worst, arch_dev)
         line = (
             f"{folder.name:55s} {compute['Total Cycles']:9.0f} {result.total_cycles:9d} "
             f"{'yes' if stall_ok else 'NO':>5s} {'yes' if prefetch_ok else 'NO':>4s} "
             f"{'yes' if access_ok else 'NO':>3s} {recorded_s * 1e3:9.1f} {ours_s * 1e3:8.3f} "
-            f"{engine_s * 1e3:8.3f} {speedup:7.0f}x"
+            f"{engine_s * 1e3:8.3f} {speedup:7.0f}x {arch_result.total_cycles:9d} {'yes' if arch_ok else 'NO':>3s} "
+            f"{arch_s * 1e3:7.3f}"
         )
+        if args.single:
+            window = single_core_window(folder)
+            line += f" {window if window is not None else '-':>9}"
         if live:
             measured = run_live(args.scalesim_python, folder)
             if measured is not None:
@@ -178,6 +237,10 @@ def main(argv: list[str] | None = None) -> int:
         print(line, flush=True)
     print()
     print(f"cases: {len(folders)}; all cycles, stalls, incl.-prefetch and access counts equal: {all_match}")
+    print(
+        f"architecture route: cycles within 1% and access counts equal on every case: {arch_match} "
+        f"(largest cycle deviation {arch_worst:.3%})"
+    )
     print(
         f"speed-up vs recorded SCALE-Sim CPU time: min {min(speedups):.0f}x, median "
         f"{statistics.median(speedups):.0f}x, total {recorded_total / ours_total:.0f}x "
@@ -192,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
             f"speed-up vs live SCALE-Sim: min {min(live_speedups):.0f}x, median "
             f"{statistics.median(live_speedups):.0f}x"
         )
-    return 0 if all_match else 1
+    return 0 if all_match and arch_match else 1
 
 
 if __name__ == "__main__":
