@@ -22,7 +22,8 @@ PROJECT_PYTHON="${PYTHON:-python3}"
 PY312="${PY312:-}"
 if [[ -z "$PY312" ]]; then
   for candidate in python3.12 /root/.pyenv/versions/3.12.1/bin/python3.12; do
-    if command -v "$candidate" >/dev/null 2>&1; then
+    # A pyenv shim answers `command -v` even when no 3.12 is installed; ask it to run.
+    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1; then
       PY312="$(command -v "$candidate")"
       break
     fi

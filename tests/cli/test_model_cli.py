@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 from click.testing import CliRunner
 
+from tests.conftest import case_inputs, case_summary
 from tnx_timeloop.cli import cli
-from tests.conftest import ORACLE, case_inputs, case_summary
 
 
 def run(*args):

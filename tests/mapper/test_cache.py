@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import multiprocessing as mp
 
+from tests.conftest import ORACLE
 from tnx_timeloop import api
 from tnx_timeloop.cache import EvaluationCache, cache_key
-from tests.conftest import ORACLE
 
 
 def _files():

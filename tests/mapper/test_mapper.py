@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from tests.conftest import ORACLE, case_summary, oracle_cases
 from tnx_timeloop import api
 from tnx_timeloop.cli import cli
 from tnx_timeloop.errors import SearchError, SpecError
 from tnx_timeloop.mapper import MapSpace, parse_constraints, search_mappings
 from tnx_timeloop.model.evaluate import evaluate_batch
-from tests.conftest import ORACLE, case_summary, oracle_cases
 
 MAPPER_CASES = oracle_cases("mapper")
 

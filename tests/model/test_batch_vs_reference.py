@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.conftest import ORACLE
 from tnx_timeloop.model.batch import MappingBatch, analyze_batch
 from tnx_timeloop.model.nest import build_nest
 from tnx_timeloop.model.reference import analyze_reference
@@ -18,7 +19,6 @@ from tnx_timeloop.spec.arch import parse_architecture
 from tnx_timeloop.spec.problem import parse_problem
 from tnx_timeloop.spec.yaml_io import load_yaml_file
 from tnx_timeloop.testing import random_mappings
-from tests.conftest import ORACLE
 
 # one case per distinct (architecture, problem); the Eyeriss VGG layer is too slow for the reference
 FAST = [

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from tnx_timeloop import api
 from tests.conftest import case_inputs, case_summary, oracle_cases
+from tnx_timeloop import api
 
 CASES = oracle_cases()
 

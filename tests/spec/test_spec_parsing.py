@@ -6,15 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ORACLE, case_inputs, oracle_cases
 from tnx_timeloop.api import load_spec
 from tnx_timeloop.energy.ert import component_key, parse_ert
-from tnx_timeloop.errors import SpecError
+from tnx_timeloop.errors import SpecError, Where
 from tnx_timeloop.spec.arch import architecture_to_dict, parse_architecture
 from tnx_timeloop.spec.mapping import mapping_to_list, parse_factors, parse_mapping, parse_permutation
 from tnx_timeloop.spec.problem import parse_problem, problem_to_dict
 from tnx_timeloop.spec.yaml_io import dump_yaml, load_yaml_file, load_yaml_text
-from tnx_timeloop.errors import Where
-from tests.conftest import ORACLE, case_inputs, oracle_cases
 
 V04 = Path("/work/shared/timeloop-designs/v04-example-designs")
 

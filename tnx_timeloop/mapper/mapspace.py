@@ -218,7 +218,7 @@ class MapSpace:
 
     def _assemble(self, rng: np.random.Generator, factors: np.ndarray, keep: np.ndarray | None = None) -> MappingBatch:
         n = factors.shape[0]
-        L, D, T = self.L, self.D, self.T
+        L, D = self.L, self.D
         temporal = np.ones((n, L, D), dtype=np.int64)
         spatial = np.ones((n, L, D), dtype=np.int64)
         for s, (lv, sp) in enumerate(self.slots):
@@ -261,7 +261,6 @@ class MapSpace:
         """Cheap checks before the model runs: capacity, fan-out, factor bounds, utilization."""
         from tnx_timeloop.model.batch import _problem_arrays, _tile_sizes
 
-        n = len(batch)
         per_level = batch.temporal * batch.spatial  # (n, L, D), outermost first
         extent = np.cumprod(per_level[:, ::-1, :], axis=1)[:, ::-1, :]  # tile of each level
         _, words = _tile_sizes(extent, _problem_arrays(self.problem))  # (n, L, T)

@@ -1042,7 +1042,8 @@ class EENNEvaluator:
             ``allocation``: node name -> core; ``exits``: for each of ``n_inputs`` inputs,
             the node after which it leaves (its exit's last head layer) or None (it
             reaches the end), drawn from the exit fractions with
-            ``numpy.random.default_rng(seed)``; ``exit_fractions``; ``input_bits``.
+            ``numpy.random.default_rng(seed)``; ``exit_nodes``: the last head layer of
+            each chosen exit, in order; ``exit_fractions``; ``input_bits``.
 
         Notes
         -----
@@ -1090,6 +1091,6 @@ class EENNEvaluator:
         rng = np.random.default_rng(seed)
         choice = rng.choice(len(dist.fractions), size=int(n_inputs), p=dist.fractions / dist.fractions.sum())
         exits = [exit_nodes[c] if c < len(exit_nodes) else None for c in choice]
-        return {"nodes": nodes, "allocation": alloc, "exits": exits,
+        return {"nodes": nodes, "allocation": alloc, "exits": exits, "exit_nodes": exit_nodes,
                 "exit_fractions": [float(x) for x in dist.fractions],
                 "input_bits": net.input_shape.words * b_prec.act_bits}

@@ -182,6 +182,8 @@ class WorkloadGraph:
     nodes: tuple[TaskNode, ...]
     name: str = "graph"
     order: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _by_name: dict[str, TaskNode] = field(init=False, repr=False, compare=False)
+    _successors: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         where = Where(None, ("graph", self.name))
@@ -219,17 +221,19 @@ class WorkloadGraph:
             cyclic = sorted(n for n, k in indeg.items() if k > 0)
             raise SpecError(where, f"the graph has a cycle through {cyclic}")
         object.__setattr__(self, "order", tuple(order))
+        # lookups the simulator makes per task: by name, and successors in topological order
+        object.__setattr__(self, "_by_name", {n.name: n for n in self.nodes})
+        reads = {n.name: set(n.deps) for n in self.nodes}
+        object.__setattr__(self, "_successors",
+                           {name: tuple(m for m in order if name in reads[m]) for name in names})
 
     def node(self, name: str) -> TaskNode:
         """The node called ``name``."""
-        for n in self.nodes:
-            if n.name == name:
-                return n
-        raise KeyError(name)
+        return self._by_name[name]
 
     def successors(self, name: str) -> tuple[str, ...]:
         """Nodes that read ``name``'s outputs, in topological order."""
-        return tuple(n for n in self.order if name in self.node(n).deps)
+        return self._successors[name]
 
     @classmethod
     def chain(cls, problems: Sequence[tuple[str, Problem]], *, name: str = "chain") -> WorkloadGraph:
@@ -904,6 +908,7 @@ class _Sim:
                 t.pending = sum(len(self.tasks[(i, d)]) for d in set(self.graph.node(name).deps))
         # layer-by-layer: one node at a time, in sequence
         self.sequence = [(i, n) for i in range(n_inputs) for n in self.runs[i]]
+        self.sequence_position = {key: k for k, key in enumerate(self.sequence)}
         if schedule == "layer-by-layer":
             for k, key in enumerate(self.sequence):
                 if k:
@@ -1083,7 +1088,7 @@ class _Sim:
         i = key[0]
         self.completion[i] = max(self.completion[i], self.engine.now_cycle)
         if self.schedule == "layer-by-layer":
-            k = self.sequence.index(key)
+            k = self.sequence_position[key]
             if k + 1 < len(self.sequence):
                 for t in self.tasks[self.sequence[k + 1]]:
                     self._arrived(t)

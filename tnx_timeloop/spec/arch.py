@@ -540,7 +540,7 @@ def _parse_v04(arch: Node, errors: Collector) -> tuple[list[StorageLevel], Compu
                         state["mesh_x"] *= sx
                         state["mesh_y"] *= sy
                     elif cons:
-                        for kind, value in _constraint_items(cons, node.at("constraints")):
+                        for kind, _value in _constraint_items(cons, node.at("constraints")):
                             if kind == "spatial":
                                 errors.add(node.at("constraints"), f"container {cname!r} has spatial constraints but no spatial fan-out")
                     continue
