@@ -183,3 +183,20 @@ def loader():
     r = run(["describe", net_path, "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["statistics"]["provenance"]["model"] == "random M"
+
+
+def test_simulate_json_on_the_quad_core(tmp_path):
+    r = run(["simulate", DIGITS, QUAD, "--exits", "exit1,exit2", "--threshold", "0.9", "--inputs", "3000",
+             "--trace", tmp_path / "tl", *FAST, "--no-cache", "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    sim = d["simulation"]
+    assert sum(sim["exit_counts"].values()) == 3000
+    assert sim["energy_per_input_pj"] == pytest.approx(sim["expected"]["energy_pj"], rel=0.02)  # sampling noise of 3000 draws
+    assert len(sim["utilization"]) == 4
+    assert (tmp_path / "tl" / "stream.gantt.png").exists()
+    assert d["statistics_provenance"].startswith("measured")
+
+
+def test_simulate_bad_interval():
+    _check_bad(run(["simulate", DIGITS, EDGE_TPU, "--interval", "soon", *FAST]), "--interval")

@@ -1,4 +1,4 @@
-"""``tnx eenn``: early-exit networks -- describe, cost, profile, search, sweep, import.
+"""``tnx eenn``: early-exit networks -- describe, cost, simulate, profile, search, sweep, import.
 
 Every command takes ``--json`` (one JSON object on stdout), exits 0 on success and
 2 on bad input (statistics that do not match the network, rates above 1, an exit
@@ -176,29 +176,11 @@ def describe(network: Path, stats: Path | None, as_json: bool) -> None:
 # ---------------------------------------------------------------------------
 
 
-@eenn.command("cost")
-@_NET
-@_ARCH
-@click.option("--exits", "exits", default="", help="Chosen exits, comma-separated (default: none).")
-@click.option("--heads", default="", help="Head size per exit, comma-separated, or one for all (default: each exit's first).")
-@click.option("--backbone", default="int8", show_default=True, help="Backbone precision (fp32, int8, int4, ...).")
-@click.option("--exit-precision", default=None, help="Exit-head precision (default: the backbone's).")
-@click.option("--threshold", default=None, help="Confidence threshold: a value from the statistics (default: the highest).")
-@click.option("--allocation", default="balanced", show_default=True,
-              help="balanced (contiguous split balancing the expected work), single (all on core 0), or a core index per layer.")
-@_common
-@handle_errors
-def cost(network: Path, arch: Path, exits: str, heads: str, backbone: str, exit_precision: str | None, threshold: str | None,
-         allocation: str, stats: Path | None, memory: str, delay: str, budget: int, seed: int, pad: bool, jobs: int | None,
-         no_cache: bool, cache_dir: Path | None, as_json: bool) -> None:
-    """Expected (dynamic) and worst-case cost of one early-exit configuration on ARCH."""
+def _design(ev: Any, exits: str, heads: str, threshold: str | None, allocation: str) -> Any:
+    """The design the --exits/--heads/--threshold/--allocation options describe, checked against ``ev``."""
     from tnx_timeloop.errors import SpecError, Where
     from tnx_timeloop.search.eenn import Design
 
-    e_prec = exit_precision or backbone
-    precs = ",".join(dict.fromkeys([backbone]))
-    ev = _evaluator(network, arch, stats, precisions=precs, exit_precisions=e_prec, memory=memory, delay=delay,
-                    budget=budget, seed=seed, pad=pad, jobs=jobs, no_cache=no_cache, cache_dir=cache_dir, quiet=as_json)
     net = ev.network
     chosen = _csv(exits)
     for name in chosen:
@@ -232,6 +214,32 @@ def cost(network: Path, arch: Path, exits: str, heads: str, backbone: str, exit_
         if len(cores) != n_layers:
             raise SpecError(Where(None, ("--allocation",)), f"{len(cores)} core indices for {n_layers} layers")
         design = Design(base.exits, base.head_sizes, base.backbone, base.exit_precision, t_index, tuple(cores))
+    return design
+
+
+@eenn.command("cost")
+@_NET
+@_ARCH
+@click.option("--exits", "exits", default="", help="Chosen exits, comma-separated (default: none).")
+@click.option("--heads", default="", help="Head size per exit, comma-separated, or one for all (default: each exit's first).")
+@click.option("--backbone", default="int8", show_default=True, help="Backbone precision (fp32, int8, int4, ...).")
+@click.option("--exit-precision", default=None, help="Exit-head precision (default: the backbone's).")
+@click.option("--threshold", default=None, help="Confidence threshold: a value from the statistics (default: the highest).")
+@click.option("--allocation", default="balanced", show_default=True,
+              help="balanced (contiguous split balancing the expected work), single (all on core 0), or a core index per layer.")
+@_common
+@handle_errors
+def cost(network: Path, arch: Path, exits: str, heads: str, backbone: str, exit_precision: str | None, threshold: str | None,
+         allocation: str, stats: Path | None, memory: str, delay: str, budget: int, seed: int, pad: bool, jobs: int | None,
+         no_cache: bool, cache_dir: Path | None, as_json: bool) -> None:
+    """Expected (dynamic) and worst-case cost of one early-exit configuration on ARCH."""
+
+    e_prec = exit_precision or backbone
+    precs = ",".join(dict.fromkeys([backbone]))
+    ev = _evaluator(network, arch, stats, precisions=precs, exit_precisions=e_prec, memory=memory, delay=delay,
+                    budget=budget, seed=seed, pad=pad, jobs=jobs, no_cache=no_cache, cache_dir=cache_dir, quiet=as_json)
+    design = _design(ev, exits, heads, threshold, allocation)
+    net, th, t_index = ev.network, ev.stats.thresholds, design.threshold_index
     c = ev.evaluate(design)
     st = ev.stats
     out = {"network": net.name, "platform": ev.platform.name, "memory": memory, "threshold": th[t_index],
@@ -260,6 +268,95 @@ def cost(network: Path, arch: Path, exits: str, heads: str, backbone: str, exit_
         cap_s = "unbounded" if cap == float("inf") else f"{cap / 8 / 2**20:.2f} MiB"
         click.echo(f"  core {core}: {design.allocation.count(core)} layers, busy {c.core_busy_cycles[core]:.0f} cycles/input, "
                    f"memory {c.memory_bits[core] / 8 / 2**20:.3f} MiB of {cap_s}")
+    click.echo(f"statistics: {st.provenance.summary()}")
+
+
+# ---------------------------------------------------------------------------
+# simulate
+# ---------------------------------------------------------------------------
+
+
+def _interval(value: str) -> int | str:
+    if value == "expected":
+        return value
+    try:
+        cycles = int(value)
+    except ValueError:
+        cycles = -1
+    if cycles < 0:
+        raise click.BadParameter(f"give cycles >= 0 or 'expected', got {value!r}", param_hint="--interval")
+    return cycles
+
+
+@eenn.command("simulate")
+@_NET
+@_ARCH
+@click.option("--exits", "exits", default="", help="Chosen exits, comma-separated (default: none).")
+@click.option("--heads", default="", help="Head size per exit, comma-separated, or one for all (default: each exit's first).")
+@click.option("--backbone", default="int8", show_default=True, help="Backbone precision (fp32, int8, int4, ...).")
+@click.option("--exit-precision", default=None, help="Exit-head precision (default: the backbone's).")
+@click.option("--threshold", default=None, help="Confidence threshold: a value from the statistics (default: the highest).")
+@click.option("--allocation", default="balanced", show_default=True,
+              help="balanced (contiguous split balancing the expected work), single (all on core 0), or a core index per layer.")
+@click.option("--inputs", "n_inputs", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Inputs in the simulated stream.")
+@click.option("--sim-seed", type=int, default=0, show_default=True, help="Seed of the exit decisions.")
+@click.option("--interval", "interval", default="0", show_default=True,
+              help="Cycles between input arrivals: 0 (all waiting: throughput and energy), N, or 'expected' "
+                   "(the design's expected interval: latency under a sustainable load).")
+@click.option("--trace", "trace_dir", type=click.Path(path_type=Path), default=None,
+              help="Write the Chrome/Perfetto trace and the Gantt chart (PNG) into this folder.")
+@_common
+@handle_errors
+def simulate(network: Path, arch: Path, exits: str, heads: str, backbone: str, exit_precision: str | None,
+             threshold: str | None, allocation: str, n_inputs: int, sim_seed: int, interval: str, trace_dir: Path | None,
+             stats: Path | None, memory: str, delay: str, budget: int, seed: int, pad: bool, jobs: int | None,
+             no_cache: bool, cache_dir: Path | None, as_json: bool) -> None:
+    """Run a stream of inputs through one early-exit configuration in the multi-core simulator.
+
+    Each input leaves at an exit drawn (seeded) from the statistics; layers and heads cost
+    what the mapper found on their core; activations cross the NoC with contention. Prints
+    the simulated energy per input and cycles per input beside the expected-cost model's,
+    the exit counts, the latency distribution and per-core utilization.
+    """
+    from tnx_timeloop.search.eenn_dynamic import simulate_stream, write_timeline
+
+    arrivals = _interval(interval)
+    e_prec = exit_precision or backbone
+    ev = _evaluator(network, arch, stats, precisions=backbone, exit_precisions=e_prec, memory=memory, delay=delay,
+                    budget=budget, seed=seed, pad=pad, jobs=jobs, no_cache=no_cache, cache_dir=cache_dir, quiet=as_json)
+    design = _design(ev, exits, heads, threshold, allocation)
+    t0 = time.perf_counter()
+    res = simulate_stream(ev, design, n_inputs=n_inputs, seed=sim_seed, arrival_interval_cycles=arrivals)
+    seconds = time.perf_counter() - t0
+    files = write_timeline(res, trace_dir) if trace_dir is not None else {}
+    st = ev.stats
+    out = {"network": ev.network.name, "platform": ev.platform.name, "memory": memory,
+           "threshold": st.thresholds[design.threshold_index],
+           "design": {"exits": list(design.exits), "head_sizes": list(design.head_sizes), "backbone": design.backbone,
+                      "exit_precision": design.exit_precision, "allocation": list(design.allocation)},
+           "statistics_provenance": f"{st.provenance.summary()} -- {st.provenance.text}",
+           "simulation": res.to_dict(), "files": files, "seconds": seconds}
+    if as_json:
+        emit_json(out)
+        return
+    d = res.to_dict()
+    exp = d["expected"]
+    click.echo(f"{ev.network.name} on {ev.platform.name}: {design.describe()}, {n_inputs} inputs "
+               f"(arrivals every {res.arrival_interval_cycles} cycles), simulated in {seconds:.2f} s")
+    click.echo(f"{'':<22} {'simulated':>14} {'expected':>14}")
+    click.echo(f"{'energy / input (uJ)':<22} {res.energy_per_input_pj / 1e6:14.3f} {exp['energy_pj'] / 1e6:14.3f}")
+    click.echo(f"{'cycles / input':<22} {res.interval_cycles:14.0f} {exp['interval_cycles']:14.0f}")
+    lat = d["latency_cycles"]
+    click.echo(f"{'latency mean (cycles)':<22} {lat['mean']:14.0f} {exp['latency_cycles']:14.0f}")
+    click.echo(f"latency p50 {lat['p50']:.0f}, p99 {lat['p99']:.0f}, max {lat['max']:.0f} cycles; makespan "
+               f"{res.makespan_cycles} cycles")
+    fractions = dict(zip([*design.exits, "final"], exp["exit_fractions"], strict=False))
+    click.echo("exits: " + ", ".join(f"{k} {v} ({100 * v / n_inputs:.1f} %, expected {100 * fractions.get(k, 0.0):.1f} %)"
+                                     for k, v in res.exit_counts.items()))
+    click.echo("utilization: " + ", ".join(f"core {i} {100 * u:.1f} %" for i, u in enumerate(res.utilization)))
+    for kind, path in files.items():
+        click.echo(f"{kind}: {path}")
     click.echo(f"statistics: {st.provenance.summary()}")
 
 

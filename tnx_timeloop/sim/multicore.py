@@ -749,18 +749,22 @@ class MultiCoreResult:
         cmap = plt.get_cmap("tab20")
         colour = {n: cmap(i % 20) for i, n in enumerate(nodes)}
         fig, ax = plt.subplots(figsize=(12, 0.45 * len(rows) + 1.5))
+        # one broken_barh per (row, colour): a bar artist per event makes long streams take minutes
+        spans: dict[tuple[int, tuple[float, ...]], list[tuple[int, int]]] = {}
         for e in self.events[:max_events]:
             if e.resource not in index or e.end_cycle <= e.start_cycle:
                 continue
             node = dict(e.args).get("node")
             c = colour.get(node, (0.6, 0.6, 0.6, 1.0)) if e.category in ("compute", "dram-read", "dram-write", "noc") else (0.8, 0.8, 0.8, 1)
-            ax.barh(index[e.resource], e.end_cycle - e.start_cycle, left=e.start_cycle, height=0.8, color=c,
-                    edgecolor="none")
+            spans.setdefault((index[e.resource], tuple(c)), []).append((e.start_cycle, e.end_cycle - e.start_cycle))
+        for (row, c), bars in spans.items():
+            ax.broken_barh(bars, (row - 0.4, 0.8), facecolors=c, edgecolor="none")
         ax.set_yticks(range(len(rows)))
         ax.set_yticklabels([r if not r.startswith("core ") else f"{r} ({self.core_names[int(r[5:])]})" for r in rows])
         ax.invert_yaxis()
         ax.set_xlabel("cycle")
-        ax.set_title(f"{self.schedule}: makespan {self.makespan_cycles:,} cycles")
+        shown = "" if len(self.events) <= max_events else f" (first {max_events:,} of {len(self.events):,} events)"
+        ax.set_title(f"{self.schedule}: makespan {self.makespan_cycles:,} cycles{shown}")
         fig.tight_layout()
         p = Path(path)
         fig.savefig(p, dpi=110)
