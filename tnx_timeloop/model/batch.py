@@ -150,11 +150,19 @@ class MappingBatch:
     def spatial_xy(self) -> tuple[np.ndarray, np.ndarray]:
         """int64 (M, L) pair: product of spatial factors on the X and on the Y axis."""
         M, L, D = self.spatial.shape
-        factor_at_pos = np.take_along_axis(self.spatial, self.spatial_order, axis=2)  # (M, L, D)
-        pos = np.arange(D)[None, None, :]
-        is_x = pos < self.split[:, :, None]
-        x = np.where(is_x, factor_at_pos, 1).prod(axis=2)
-        y = np.where(is_x, 1, factor_at_pos).prod(axis=2)
+        # levels without a spatial factor in any mapping have X = Y = 1
+        return self._spatial_xy(np.flatnonzero((self.spatial.reshape(M, L * D) > 1).any(axis=0).reshape(L, D).any(axis=1)))
+
+    def _spatial_xy(self, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`spatial_xy`, computing only ``levels`` (the others have no spatial factor)."""
+        M, L, D = self.spatial.shape
+        x = np.ones((M, L), dtype=np.int64)
+        y = np.ones((M, L), dtype=np.int64)
+        for lv in levels:
+            factor_at_pos = np.take_along_axis(self.spatial[:, lv], self.spatial_order[:, lv], axis=1)  # (M, D)
+            is_x = np.arange(D)[None, :] < self.split[:, lv, None]
+            x[:, lv] = np.where(is_x, factor_at_pos, 1).prod(axis=1)
+            y[:, lv] = np.where(is_x, 1, factor_at_pos).prod(axis=1)
         return x, y
 
 
@@ -165,6 +173,10 @@ class _ProblemArrays:
     ranks: tuple[np.ndarray, ...]  # per data-space, its rank indices
     starts: np.ndarray  # int64 (T,): first rank of each data-space
     read_write: np.ndarray  # bool (T,)
+    terms: tuple[tuple[tuple[int, int], ...], ...]  # per rank, its (dimension, |coefficient|) pairs
+
+
+_PA_CACHE: dict[int, tuple[Problem, _ProblemArrays]] = {}
 
 
 def _problem_arrays(problem: Problem) -> _ProblemArrays:
@@ -172,7 +184,11 @@ def _problem_arrays(problem: Problem) -> _ProblemArrays:
 
     A padding rank has no coefficients: it never moves and has extent 1, so it
     changes no tile size, but it lets per-data-space sums be plain reshapes.
+    (Cached per problem object: the mapper evaluates many batches of one problem.)
     """
+    hit = _PA_CACHE.get(id(problem))
+    if hit is not None and hit[0] is problem:
+        return hit[1]
     mats = problem.projection_arrays()
     rmax = max(m.shape[0] for m in mats)
     D = len(problem.dimensions)
@@ -182,14 +198,49 @@ def _problem_arrays(problem: Problem) -> _ProblemArrays:
     ranks = tuple(np.arange(t * rmax, (t + 1) * rmax) for t in range(len(mats)))
     rw = np.array([ds.read_write for ds in problem.dataspaces], dtype=bool)
     starts = np.array([r[0] for r in ranks], dtype=np.int64)
-    return _ProblemArrays(A, rank_ds, ranks, starts, rw)
+    terms = tuple(tuple((d, int(abs(A[r, d]))) for d in range(D) if A[r, d] != 0) for r in range(A.shape[0]))
+    pa = _ProblemArrays(A, rank_ds, ranks, starts, rw, terms)
+    if len(_PA_CACHE) > 64:
+        _PA_CACHE.clear()
+    _PA_CACHE[id(problem)] = (problem, pa)
+    return pa
+
+
+def _rank_extents(extent_d: np.ndarray, pa: _ProblemArrays) -> np.ndarray:
+    """Per-rank extents, rank-major (R, ...), of boxes with dimension-major ``extent_d`` (D, ...).
+
+    The same integers as ``(extent - 1) @ |A|.T + 1``, summing only the nonzero coefficients.
+    """
+    out = np.empty((len(pa.terms),) + extent_d.shape[1:], dtype=np.int64)
+    for r, terms in enumerate(pa.terms):
+        if not terms:
+            out[r] = 1
+            continue
+        acc = None
+        for d, a in terms:
+            v = extent_d[d] - 1 if a == 1 else (extent_d[d] - 1) * a
+            acc = v if acc is None else acc + v
+        acc += 1
+        out[r] = acc
+    return out
+
+
+def _words_of(rank_ext: np.ndarray, pa: _ProblemArrays) -> np.ndarray:
+    """Per-data-space words (..., T) from rank-major per-rank extents (R, ...)."""
+    words = []
+    for rk in pa.ranks:
+        w = rank_ext[rk[0]].copy()
+        for r in rk[1:]:
+            if pa.terms[r]:
+                w *= rank_ext[r]
+        words.append(w)
+    return np.stack(words, axis=-1)
 
 
 def _tile_sizes(extent: np.ndarray, pa: _ProblemArrays) -> tuple[np.ndarray, np.ndarray]:
     """Per-rank extents (M, X, R) and per-data-space words (M, X, T) of boxes with ``extent`` (M, X, D)."""
-    per_rank = (extent - 1) @ np.abs(pa.A).T + 1
-    words = np.stack([per_rank[..., r].prod(axis=-1) for r in pa.ranks], axis=-1)
-    return per_rank, words
+    rank_ext = _rank_extents(np.moveaxis(extent, -1, 0), pa)
+    return np.moveaxis(rank_ext, 0, -1), _words_of(rank_ext, pa)
 
 
 def analyze_batch(
@@ -219,8 +270,9 @@ def analyze_batch(
     below = tile_ext // per_block  # extent of everything under a block
     union_ext = below * sp  # union of a block's spatial children
     sigma_t = union_ext  # stride of a block's temporal loop of each dimension
-    tile_rank, tile_words = _tile_sizes(tile_ext, pa)  # (M, L, R), (M, L, T)
-    _, union_words = _tile_sizes(union_ext, pa)
+    tile_rank = _rank_extents(np.moveaxis(tile_ext, 2, 0), pa)  # (R, M, L), rank-major
+    tile_words = _words_of(tile_rank, pa)  # (M, L, T)
+    union_words = _words_of(_rank_extents(np.moveaxis(union_ext, 2, 0), pa), pa)
 
     fanout = sp.prod(axis=2)  # (M, L)
     compute_cycles = tt.prod(axis=(1, 2))
@@ -245,7 +297,6 @@ def analyze_batch(
     if K > 1:
         suffix[:, :-1] = np.cumprod(k_end[:, ::-1], axis=1)[:, ::-1][:, 1:]
     weight = (k_end - 1) * suffix  # total weight of each transition type
-    cum_excl = np.cumsum(k_a, axis=1) - k_a  # (M, K, R)
     sp_order = batch.spatial_order[:, ::-1, :]
 
     needs_reference = batch.imperfect.copy()
@@ -258,52 +309,67 @@ def analyze_batch(
     # all storage levels at once: the tile move of each transition type, and what it brings in
     lv = np.arange(L)
     above_all = k_valid[:, None, :] & (k_block[:, None, :] > lv[None, :, None])  # (M, L, K)
-    below_mask = (k_valid[:, None, :] & (k_block[:, None, :] <= lv[None, :, None])).astype(np.int64)
-    prefix = np.einsum("mck,mkr->mcr", below_mask, k_a)  # (M, L, R)
     # ranks first, int32: (R, M, L, K) planes make the per-data-space sums cheap
-    ka_r = np.moveaxis(k_a, 2, 0).astype(np.int32)[:, :, None, :]
-    cum_r = np.moveaxis(cum_excl, 2, 0).astype(np.int32)[:, :, None, :]
-    pre_r = np.moveaxis(prefix, 2, 0).astype(np.int32)[:, :, :, None]
-    base_r = ka_r - cum_r  # (R, M, 1, K); level c's tile move is base + prefix[c]
+    ka_r = np.ascontiguousarray(np.moveaxis(k_a, 2, 0), dtype=np.int32)  # (R, M, K)
+    cum_r = np.zeros((ka_r.shape[0], M, K + 1), dtype=np.int32)  # inclusive sums, 0 first
+    np.cumsum(ka_r, axis=2, out=cum_r[:, :, 1:])
+    # the loops below level c are the first n_below[c] (nest order; invalid ones last, zero moves)
+    n_below = (k_valid[:, None, :] & (k_block[:, None, :] <= lv[None, :, None])).sum(axis=2)  # (M, L)
+    pre_r = np.take_along_axis(cum_r, np.broadcast_to(n_below[None], (ka_r.shape[0], M, L)), axis=2)[:, :, :, None]
+    base_r = (ka_r - cum_r[:, :, :-1])[:, :, None, :]  # (R, M, 1, K); level c's tile move is base + prefix[c]
     first_all = np.argmax(above_all, axis=2)  # (M, L): the innermost moving loop above each level
     # a level's fills of a data-space it bypasses cancel out in the collapse: skip them
     keep_in = batch.keep[:, ::-1, :]
     needed = keep_in.any(axis=0)  # (L, T)
-    tw, tslide, tmag = _transitions(base_r, pre_r, first_all, tile_rank, tile_words, pa.starts, needed)
-    delta_total = tile_words + np.einsum("mlk,mlkt->mlt", np.where(above_all, weight[:, None, :], 0), tw)
+    trans_t = _transitions(base_r, pre_r, first_all, tile_rank, tile_words, pa.starts, needed)
+    w_above = np.where(above_all, weight[:, None, :], 0)  # (M, L, K)
     # (a skipped pair only scales the next kept level, in ratio: any positive stand-in works)
-    delta_total = np.where(needed[None, :, :], delta_total, 1)
+    delta_total = np.ones((M, L, T), dtype=np.int64)
+    slot = np.zeros((L, T), dtype=np.int64)  # position of each needed level in trans_t[t]
+    for t, tr_t in enumerate(trans_t):
+        if tr_t is None:
+            continue
+        lv_t, words_t = tr_t[0], tr_t[1]
+        slot[lv_t, t] = np.arange(len(lv_t))
+        w_sel = w_above if len(lv_t) == L else w_above[:, lv_t]
+        delta_total[:, lv_t, t] = tile_words[:, lv_t, t] + np.einsum("mlk,mlk->ml", w_sel, words_t)
     ones = np.ones((M, K), dtype=np.int64)
     mac_transitions = _Transitions(ones, np.zeros((M, K), bool), ones, np.ones(M, dtype=np.int64))
 
     for c in range(-1, L):
-        if c >= 0:
-            above, shift, first = above_all[:, c], np.moveaxis((base_r + pre_r[:, :, c:c + 1])[:, :, 0, :], 0, 2), first_all[:, c]
-            trans = [_Transitions(tw[:, c, :, t], tslide[:, c, :, t], tmag[:, c, :, t], tile_words[:, c, t]) for t in range(T)]
-        else:  # the MACs get one fresh point per operand every cycle
-            above, shift, first = k_valid, k_a - cum_excl, np.argmax(k_valid, axis=1)
-            trans = [mac_transitions] * T
-        child_total = np.broadcast_to(compute_cycles[:, None], (M, T)).astype(np.float64) if c < 0 else delta_total[:, c, :]
         b = c + 1  # the block whose spatial loops fan out to c's instances
         if b >= L:
             continue
+        child_total = np.broadcast_to(compute_cycles[:, None], (M, T)).astype(np.float64) if c < 0 else delta_total[:, c, :]
         e = sp[:, b, :]  # (M, D) spatial trip counts, by dimension
-        if not (e > 1).any():
+        active = e > 1
+        active_d = active.any(axis=0)
+        if not active_d.any():
             content[:, b, :] = child_total
             weighted[:, b, :] = child_total
             continue
-        step = pa.A.T[None, :, :] * below[:, b, :, None]  # (M, D, R): data offset of one step of each spatial loop
-        active = e > 1
-        reach = (np.abs(step) * (e - 1)[:, :, None]).sum(axis=1)  # (M, R): largest offset difference
+        if c >= 0:
+            above, first = above_all[:, c], first_all[:, c]
+        else:  # the MACs get one fresh point per operand every cycle
+            above, first = k_valid, np.argmax(k_valid, axis=1)
+        below_b = below[:, b, :]  # (M, D): data offset of one step of each spatial loop is A.T * below_b
         F = fanout[:, b]
         hx, vy = arch.fanout_xy(L - 1 - b)
         for t, rk in enumerate(pa.ranks):
-            contrib = (step[:, :, rk] != 0) & active[:, :, None]  # (M, D, Rt)
-            simple = (contrib.sum(axis=1) <= 1).all(axis=1)
-            groups = np.where(contrib.any(axis=2), e, 1).prod(axis=1)
+            # which (dimension, rank) pairs a spatial loop moves: A[r, d] != 0 and the loop is active
+            terms = [[(d, a) for d, a in pa.terms[r] if active_d[d]] for r in rk]
+            simple = np.ones(M, dtype=bool)
+            for tr_ in terms:
+                if len(tr_) > 1:
+                    simple &= sum(active[:, d].view(np.int8) for d, _ in tr_) <= 1
+            dims_t = sorted({d for tr_ in terms for d, _ in tr_})
+            groups = np.ones(M, dtype=np.int64)
+            for d in dims_t:
+                groups *= e[:, d]
             hard = np.flatnonzero(~simple & (F <= max(1, hx * vy)))
             if len(hard):
-                off, ok = _instance_offsets(e[hard], step[hard][:, :, rk], min(hx * vy, int(F[hard].max())))
+                step_h = pa.A.T[None, :, rk] * below_b[hard][:, :, None]
+                off, ok = _instance_offsets(e[hard], step_h, min(hx * vy, int(F[hard].max())))
                 groups[hard] = _distinct(off, ok)[0]
             content[:, b, t] = child_total[:, t] * groups
             weighted[:, b, t] = child_total[:, t] * F
@@ -311,11 +377,28 @@ def analyze_batch(
                 continue  # no mapping keeps this data-space at the child: its links would be discarded
             # neighbour links need a tile move equal to two children's offset difference:
             # zero outside the ranks these spatial loops index and within their reach
-            tr = trans[t]
-            sh = shift[:, :, rk]
-            spatial_rank = contrib.any(axis=1)[:, None, :]
-            reachable = (((sh == 0) | spatial_rank) & (np.abs(sh) <= reach[:, None, rk])).all(axis=2)
-            moving = (sh != 0).any(axis=2) if c >= 0 else np.ones((M, K), bool)
+            if c >= 0:
+                i_ = slot[c, t]
+                tr = _Transitions(trans_t[t][1][:, i_], trans_t[t][2][:, i_], trans_t[t][3][:, i_], tile_words[:, c, t])
+            else:
+                tr = mac_transitions
+            reachable = None
+            moving = None
+            sh_r = []
+            for r, tr_ in zip(rk, terms, strict=True):
+                sh = base_r[r, :, 0, :] + pre_r[r, :, c] if c >= 0 else base_r[r, :, 0, :]  # (M, K)
+                sh_r.append(sh)
+                reach = np.zeros(M, dtype=np.int64)  # largest offset difference along rank r
+                spatial_rank = np.zeros(M, dtype=bool)
+                for d, a in tr_:
+                    reach += a * (below_b[:, d] * (e[:, d] - 1))
+                    spatial_rank |= active[:, d]
+                ok_r = ((sh == 0) | spatial_rank[:, None]) & (np.abs(sh) <= reach[:, None])
+                reachable = ok_r if reachable is None else reachable & ok_r
+                if c >= 0:
+                    moving = (sh != 0) if moving is None else moving | (sh != 0)
+            if c < 0:
+                moving = np.ones((M, K), bool)
             candidate = (above & (tr.words > 0) & moving & reachable).any(axis=1) & (F > 1)
             if c < 0:
                 candidate |= (groups < F) & above.any(axis=1)
@@ -323,10 +406,12 @@ def analyze_batch(
             rows = np.flatnonzero(candidate)
             if len(rows):
                 order = sp_order[rows, b]  # spatial loops innermost first: the linear instance order
+                step_rows = pa.A.T[None, :, rk] * below_b[rows][:, :, None]  # (C, D, Rt)
+                sh_rows = np.stack([sh[rows] for sh in sh_r], axis=2)  # (C, K, Rt)
                 c_, w_, l_ = _links(
                     np.take_along_axis(e[rows], order, axis=1),
-                    np.take_along_axis(step[rows][:, :, rk], order[:, :, None], axis=1),
-                    hx, vy, tr, rows, above[rows], weight[rows], sh[rows], first[rows],
+                    np.take_along_axis(step_rows, order[:, :, None], axis=1),
+                    hx, vy, tr, rows, above[rows], weight[rows], sh_rows, first[rows],
                     k_end[rows, first[rows]],
                 )
                 content[rows, b, t], weighted[rows, b, t], link[rows, b, t] = c_, w_, l_
@@ -347,7 +432,7 @@ def analyze_batch(
             read_write=pa.read_write,
         )
     )
-    sx, sy = batch.spatial_xy()
+    sx, sy = batch._spatial_xy(L - 1 - np.flatnonzero((fanout > 1).any(axis=0))[::-1])
     counts = NestArrays(
         reads=out.reads[:, ::-1, :],
         fills=out.fills[:, ::-1, :],
@@ -369,7 +454,7 @@ class _Transitions:
 
     ``words`` (M, K): words the step brings in (0: tile unchanged; the whole tile
     after a jump or a direction change); ``slide`` (M, K): the step slid by less
-    than the tile; ``magnitude`` (M, K): slide distance along the moving rank;
+    than the tile; ``magnitude`` (M, K), int32: slide distance along the moving rank;
     ``initial`` (M,): words of the first (full) tile.
     """
 
@@ -387,7 +472,7 @@ def _transitions(
     words: np.ndarray,
     starts: np.ndarray,
     needed: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None]:
     """Classify every transition type of every level for every data-space.
 
     Parameters
@@ -398,60 +483,86 @@ def _transitions(
         of the loops inside it, plus back those below the level.
     first : int64 (M, L)
         The innermost moving loop above each level.
-    rank_size, words : int64 (M, L, R), (M, L, T)
-        Each level's tile, per rank and in words.
+    rank_size : int64 (R, M, L)
+        Each level's tile per rank (ranks first).
+    words : int64 (M, L, T)
+        Each level's tile in words.
     starts : int64 (T,)
         First rank of each data-space (ranks are stacked by data-space, padded to equal counts).
     needed : bool (L, T)
-        The (level, data-space) pairs to classify; the others are left at zero
-        (a level that bypasses a data-space never needs its fills).
+        The (level, data-space) pairs to classify; a level that bypasses a
+        data-space never needs its fills.
 
     Returns
     -------
-    words_in : int64 (M, L, K, T)
+    Per data-space, None if no level needs it, else ``(levels, words_in, slide, magnitude)``
+    for the needed levels ``levels`` (Lt,):
+
+    words_in : int64 (M, Lt, K)
         Words the step brings in: 0 if the tile stays, the slab if it slides by
         less than the tile along one rank, else the whole tile (also after a
         change of slide direction, which makes Timeloop forget the overlap).
-    slide : bool (M, L, K, T)
+    slide : bool (M, Lt, K)
         Whether the step is a (kept) slide.
-    magnitude : int64 (M, L, K, T)
+    magnitude : int32 (M, Lt, K)
         Distance moved along the moving rank.
     """
     R, M, _, K = base.shape
     L = prefix.shape[2]
     T = len(starts)
     per = R // T
-    words_in = np.zeros((M, L, K, T), dtype=np.int64)
-    slides = np.zeros((M, L, K, T), dtype=bool)
-    mags = np.zeros((M, L, K, T), dtype=np.int64)
+    # ranks that no loop moves (all-zero planes) never change a tile: leave them out
+    moves = (base != 0).any(axis=(1, 2, 3)) | (prefix != 0).any(axis=(1, 2, 3))
+    result: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None] = []
     for t in range(T):
         lv = np.flatnonzero(needed[:, t])
         if len(lv) == 0:
+            result.append(None)
             continue
-        rk = slice(t * per, (t + 1) * per)
-        planes = base[rk] + prefix[rk][:, :, lv, :]  # (per, M, Lt, K)
-        sizes = rank_size[:, lv, t * per:(t + 1) * per]  # (M, Lt, per)
-        n_nz = np.zeros(planes.shape[1:], dtype=np.int8)
-        moved = np.zeros(planes.shape[1:], dtype=np.int32)
-        which = np.zeros(planes.shape[1:], dtype=np.int8)
-        extent = np.zeros(planes.shape[1:], dtype=np.int64)
-        for j in range(per):
-            nz = planes[j] != 0
-            n_nz += nz
-            moved += planes[j]
-            which[nz] = j
-            extent = np.where(nz, sizes[:, :, j, None], extent)
-        mag = np.abs(moved).astype(np.int64)
-        tile = words[:, lv, t][:, :, None]
-        slide = (n_nz == 1) & (mag < extent)
-        delta = np.where(n_nz == 0, 0, np.where(slide, mag * (tile // np.maximum(extent, 1)), tile))
-        direction = np.where(slide, (which.astype(np.int32) + 1) * np.sign(moved), 0)
-        d1 = np.take_along_axis(direction, first[:, lv, None], axis=2)
-        reset = (d1 != 0) & slide & (direction != d1)
-        words_in[..., t][:, lv, :] = np.where(reset, tile, delta)
-        slides[..., t][:, lv, :] = slide & ~reset
-        mags[..., t][:, lv, :] = mag
-    return words_in, slides, mags
+        every = len(lv) == L
+        Lt = len(lv)
+        tile = words[:, :, t] if every else words[:, lv, t]  # (M, Lt)
+        moving = [j for j in range(per) if moves[t * per + j]]
+        if not moving:  # the tile never moves: nothing comes in
+            zero = np.zeros((M, Lt, K), dtype=np.int64)
+            result.append((lv, zero, np.zeros((M, Lt, K), dtype=bool), np.zeros((M, Lt, K), dtype=np.int32)))
+            continue
+        # per (mapping, level), the size of each moving rank and the tile's words across it,
+        # indexed by code = 1 + position among the moving ranks (0: none)
+        ext_tab = np.zeros((M, Lt, len(moving) + 1), dtype=np.int64)
+        rest_tab = np.zeros((M, Lt, len(moving) + 1), dtype=np.int64)
+        n_nz = moved = code = None
+        for i, j in enumerate(moving):
+            r = t * per + j
+            plane = base[r] + (prefix[r] if every else prefix[r][:, lv, :])  # (M, Lt, K) int32
+            size = rank_size[r] if every else rank_size[r][:, lv]  # (M, Lt)
+            ext_tab[:, :, i + 1] = size
+            rest_tab[:, :, i + 1] = tile // np.maximum(size, 1)
+            nz = plane != 0
+            if n_nz is None:
+                n_nz = nz.view(np.int8).copy()
+                moved = plane
+                code = nz.view(np.int8) * np.int8(i + 1)
+            else:
+                n_nz += nz
+                moved = moved + plane
+                np.copyto(code, np.int8(i + 1), where=nz)
+        # the moving rank's size and the rest of the tile (meaningful where exactly one rank moves)
+        flat = code + (np.arange(M * Lt, dtype=np.int64) * (len(moving) + 1)).reshape(M, Lt, 1)
+        ext = np.take(ext_tab.reshape(-1), flat)
+        rest = np.take(rest_tab.reshape(-1), flat)
+        mag = np.abs(moved)
+        # a slide: exactly one rank moves, by less than the tile; it brings in the slab
+        slide = (n_nz == 1) & (mag < ext)
+        # the slide's direction: +-code (0 if no slide)
+        np.negative(code, out=code, where=moved < 0)
+        direction = code * slide
+        d1 = np.take_along_axis(direction, (first if every else first[:, lv])[:, :, None], axis=2)
+        # a slide in another direction than the innermost moving loop's forgets the overlap
+        kept = slide & ((d1 == 0) | (direction == d1))
+        words_in = np.where(kept, mag * rest, np.where(n_nz == 0, 0, tile[:, :, None]))
+        result.append((lv, words_in, kept, mag))
+    return result
 
 
 def _instance_offsets(ends: np.ndarray, step: np.ndarray, capacity: int) -> tuple[np.ndarray, np.ndarray]:

@@ -56,86 +56,97 @@ class CollapseOutput:
     replication: np.ndarray  # (M, S)
 
 
+def _level_major(a: np.ndarray, dtype: type) -> np.ndarray:
+    """A fresh C-contiguous (S, M, ...) copy of an (M, S, ...) array: each level's slice is contiguous."""
+    return np.array(np.swapaxes(a, 0, 1), dtype=dtype, order="C")
+
+
 def collapse(x: CollapseInput) -> CollapseOutput:
-    """Run Timeloop's tile collapse on a batch (vectorised over mappings and data-spaces)."""
+    """Run Timeloop's tile collapse on a batch (vectorised over mappings and data-spaces).
+
+    Internally level-major (S, M, T), so that every per-level step works on contiguous memory.
+    """
     M, S, T = x.size.shape
-    size = x.size.astype(np.int64).copy()
-    content = x.content.astype(np.float64).copy()
-    weighted = x.weighted.astype(np.float64).copy()
-    link = x.link.astype(np.int64).copy()
-    fanout = np.broadcast_to(x.fanout[:, :, None], (M, S, T)).astype(np.float64)
+    size = _level_major(x.size, np.int64)
+    content = _level_major(x.content, np.float64)
+    weighted = _level_major(x.weighted, np.float64)
+    link = _level_major(x.link, np.int64)
+    fanout = _level_major(x.fanout, np.float64)[:, :, None]  # (S, M, 1)
+    keep = _level_major(x.keep, bool)
+    pfd_all = np.swapaxes(x.pfd, 0, 1)
 
     # partition sizes, from the outermost level inward
-    partition = np.zeros((M, S, T), dtype=np.int64)
-    part = size[:, S - 1, :].copy()
-    partition[:, S - 1, :] = part
+    partition = np.empty((S, M, T), dtype=np.int64)
+    part = size[S - 1].copy()
+    partition[S - 1] = part
     for c in range(S - 2, -1, -1):
-        pfd = x.pfd[:, c, :]
+        pfd = pfd_all[c]
         use = pfd != 0
-        part = np.where(use, (part * size[:, c, :]) // np.where(use, pfd, 1), part)
-        partition[:, c, :] = part
+        if use.any():
+            part = np.where(use, (part * size[c]) // np.where(use, pfd, 1), part)
+        partition[c] = part
 
     # each level's share of its parent's accesses (before masking)
-    share = np.zeros((M, S, T))
-    share[:, : S - 1, :] = weighted[:, 1:, :] / fanout[:, 1:, :]
+    share = np.zeros((S, M, T))
+    share[: S - 1] = weighted[1:] / fanout[1:]
 
     # bypass masking: a bypassed level's children are served by the next kept level
-    keep = x.keep
     for c in range(S):
-        masked = ~keep[:, c, :] & (size[:, c, :] != 0)
+        masked = ~keep[c] & (size[c] != 0)
         if not masked.any():
             continue
         # the next outer level with a nonzero size (levels above c are not masked yet)
         outer_idx = np.full((M, T), -1, dtype=np.int64)
         for o in range(S - 1, c, -1):
-            outer_idx = np.where(size[:, o, :] != 0, o, outer_idx)
+            outer_idx[size[o] != 0] = o
         has_outer = masked & (outer_idx >= 0)
-        if has_outer.any():
-            m_i, t_i = np.nonzero(has_outer)
-            o_i = outer_idx[m_i, t_i]
-            children = content[m_i, c, t_i] * fanout[m_i, o_i, t_i]
-            w = weighted[m_i, o_i, t_i]
+        for o in range(c + 1, S):
+            sel = has_outer & (outer_idx == o)
+            if not sel.any():
+                continue
+            children = content[c] * fanout[o]
+            w = weighted[o]
             factor = np.where(w != 0, children / np.where(w != 0, w, 1.0), 0.0)
-            content[m_i, o_i, t_i] *= factor
-            weighted[m_i, o_i, t_i] *= factor
-            link[m_i, o_i, t_i] = 0
-        size[:, c, :] = np.where(masked, 0, size[:, c, :])
-        partition[:, c, :] = np.where(masked, 0, partition[:, c, :])
-        content[:, c, :] = np.where(masked, 0.0, content[:, c, :])
-        share[:, c, :] = np.where(masked, 0.0, share[:, c, :])
-        if (masked & (outer_idx < 0)).any():
-            # an outermost level that is bypassed: nothing above it; stop (as Timeloop does)
-            pass
+            np.multiply(content[o], factor, out=content[o], where=sel)
+            np.multiply(weighted[o], factor, out=weighted[o], where=sel)
+            link[o][sel] = 0
+        size[c][masked] = 0
+        partition[c][masked] = 0
+        content[c][masked] = 0.0
+        share[c][masked] = 0.0
 
     # outermost masked levels lose all stats; the first kept level from the top gets no share
     top_done = np.zeros((M, T), dtype=bool)
     for c in range(S - 1, -1, -1):
-        kept = keep[:, c, :]
+        kept = keep[c]
         clear = ~top_done & ~kept
-        size[:, c, :] = np.where(clear, 0, size[:, c, :])
-        partition[:, c, :] = np.where(clear, 0, partition[:, c, :])
-        content[:, c, :] = np.where(clear, 0.0, content[:, c, :])
-        link[:, c, :] = np.where(clear, 0, link[:, c, :])
+        if clear.any():
+            size[c][clear] = 0
+            partition[c][clear] = 0
+            content[c][clear] = 0.0
+            link[c][clear] = 0
         first_kept = ~top_done & kept
-        share[:, c, :] = np.where(first_kept, 0.0, share[:, c, :])
+        share[c][first_kept] = 0.0
         top_done |= kept
 
     # peer accesses from link transfers
-    peer = np.zeros((M, S, T))
+    peer = np.zeros((S, M, T))
     for c in range(S - 1, 0, -1):
-        spatial = np.broadcast_to(x.replication[:, c - 1][:, None], (M, T))
-        has = link[:, c, :] != 0
-        per = np.where(has & (spatial > 0), link[:, c, :] // np.where(spatial > 0, spatial, 1), 0)
-        peer[:, c - 1, :] += per
+        has = link[c] != 0
+        if not has.any():
+            continue
+        spatial = x.replication[:, c - 1][:, None]
+        per = np.where(has & (spatial > 0), link[c] // np.where(spatial > 0, spatial, 1), 0)
+        peer[c - 1] += per
 
     # reads / updates / fills
     alive = size != 0
-    outermost = np.zeros((M, S, T), dtype=bool)
+    outermost = np.zeros((S, M, T), dtype=bool)
     above_alive = np.zeros((M, T), dtype=bool)
     for c in range(S - 1, -1, -1):
-        outermost[:, c, :] = ~above_alive
-        above_alive |= alive[:, c, :]
-    rw = np.broadcast_to(x.read_write[None, None, :], (M, S, T))
+        outermost[c] = ~above_alive
+        above_alive |= alive[c]
+    rw = x.read_write[None, None, :]
     rw_reads = np.round(content + peer - partition)
     rw_fills = np.where(outermost, np.round(share + peer), np.round(share + peer - partition))
     reads = np.where(rw, rw_reads, np.round(content + peer))
@@ -143,16 +154,16 @@ def collapse(x: CollapseInput) -> CollapseOutput:
     fills = np.where(rw, rw_fills, share + peer)
     reductions = np.where(rw, rw_reads, 0.0)
     zero = ~alive
-    reads = np.where(zero, 0.0, reads)
-    updates = np.where(zero, 0.0, updates)
-    fills = np.where(zero, 0.0, fills)
-    reductions = np.where(zero, 0.0, reductions)
+    reads[zero] = 0.0
+    updates[zero] = 0.0
+    fills[zero] = 0.0
+    reductions[zero] = 0.0
     return CollapseOutput(
-        size=size,
-        partition=partition,
-        reads=reads,
-        fills=fills,
-        updates=updates,
-        temporal_reductions=reductions,
+        size=np.swapaxes(size, 0, 1),
+        partition=np.swapaxes(partition, 0, 1),
+        reads=np.swapaxes(reads, 0, 1),
+        fills=np.swapaxes(fills, 0, 1),
+        updates=np.swapaxes(updates, 0, 1),
+        temporal_reductions=np.swapaxes(reductions, 0, 1),
         replication=x.replication.astype(np.int64),
     )

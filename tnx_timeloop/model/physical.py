@@ -64,6 +64,18 @@ class NestArrays:
 CAPACITY, MIN_UTILIZATION, INSTANCES, FANOUT_X, FANOUT_Y = 1, 2, 4, 8, 16
 
 
+def _ceil_blocks(words: np.ndarray, block: np.ndarray) -> np.ndarray:
+    """``ceil(words / block)`` per level (block (1, L, 1)); levels of block 1 need no division."""
+    wide = np.flatnonzero(block[0, :, 0] != 1)
+    if len(wide) == 0:
+        return words
+    if len(wide) == block.shape[1]:
+        return -(-words // block)
+    out = words.copy()
+    out[:, wide] = -(-words[:, wide] // block[:, wide])
+    return out
+
+
 def finish(arch: Architecture, problem: Problem, energy: ArchEnergy, counts: NestArrays) -> Report:
     """Turn access counts into a :class:`Report` (validity, energy in pJ, cycles)."""
     M, L, T = counts.reads.shape
@@ -93,7 +105,7 @@ def finish(arch: Architecture, problem: Problem, energy: ArchEnergy, counts: Nes
     r = np.floor(counts.reads + 1e-9).astype(np.int64)
     f = np.floor(counts.fills + 1e-9).astype(np.int64)
     u = np.floor(counts.updates + 1e-9).astype(np.int64)
-    vec_pj = -(-r // block) * e_read + -(-f // block) * e_fill + -(-u // block) * e_upd  # (M, L, T)
+    vec_pj = _ceil_blocks(r, block) * e_read + _ceil_blocks(f, block) * e_fill + _ceil_blocks(u, block) * e_upd  # (M, L, T)
     clusters = np.array([max(1, lv.instances // lv.cluster_size) for lv in levels], dtype=np.int64)
     util = counts.utilized_instances
     utilized_clusters = np.minimum(util, clusters[None, :])  # (M, L)
