@@ -11,6 +11,8 @@ points for Python users::
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Mapping as MappingABC
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,7 +28,8 @@ from tnx_timeloop.spec.mapping import Mapping, parse_mapping
 from tnx_timeloop.spec.problem import Problem, parse_problem
 from tnx_timeloop.spec.yaml_io import load_and_merge
 
-__all__ = ["Spec", "load_spec", "evaluate", "evaluate_files", "energy_for", "format_report", "search", "mapper_settings", "open_cache"]
+__all__ = ["Spec", "load_spec", "evaluate", "evaluate_files", "energy_for", "format_report", "search", "search_with_backend",
+           "mapper_settings", "open_cache"]
 
 # Top-level keys Timeloop/Accelergy input files use, and what we do with them.
 _KNOWN_KEYS = {
@@ -201,6 +204,50 @@ def mapper_settings(spec: Spec) -> dict[str, Any]:
     if m.get("num-threads"):
         out["jobs"] = int(m["num-threads"])
     return out
+
+
+def search_with_backend(spec: Spec, backend: str, *, objective: Any = None, energy: str = "auto") -> dict[str, Any]:
+    """Search mappings with an external backend's own mapper (``timeloop``: timeloop-mapper; ``accelforge``: FFM).
+
+    The spec's ``mapper`` section goes to timeloop-mapper as it is (``objective`` given here
+    replaces its ``optimization-metrics``); AccelForge takes the objective only.
+
+    Returns
+    -------
+    dict
+        ``mapping`` (our Mapping, or None when the tool's mapping has no Timeloop form),
+        ``report`` (a Report of one mapping), ``seconds`` (wall time, s), ``backend``,
+        ``notes`` (what was not applied, in words).
+
+    Raises
+    ------
+    BackendError
+        When the backend is missing, cannot search, fails or finds nothing.
+    """
+    from tnx_timeloop.backends import get_backend
+
+    spec.require("arch", "problem")
+    assert spec.arch is not None and spec.problem is not None
+    tool = get_backend(backend)
+    metrics = [objective] if isinstance(objective, str) else list(objective or [])
+    metrics = [{"latency": "delay", "cycles": "delay"}.get(str(m), str(m)) for m in metrics]
+    arch, constraints, notes = spec.arch, spec.constraints, []
+    if tool.name == "accelforge":
+        config: dict[str, Any] = {"objective": {"delay": "latency"}.get(metrics[0], metrics[0]) if metrics else "edp"}
+        if constraints or arch.constraints:
+            # FFM has no Timeloop mapspace constraints; searching without them is what the user asked for
+            notes.append("AccelForge's mapper takes no Timeloop constraints: the architecture's and the files' "
+                         "constraints were not applied")
+            arch, constraints = dataclasses.replace(arch, constraints=()), ()
+    else:
+        config = dict(spec.mapper)
+        if metrics:
+            config["optimization-metrics"] = metrics
+    start = time.perf_counter()
+    mapping, report = tool.search(arch, spec.problem, constraints, config,  # type: ignore[attr-defined]
+                                  energy=energy_for(spec, energy))
+    return {"mapping": mapping, "report": report, "seconds": time.perf_counter() - start, "backend": tool.name,
+            "notes": notes}
 
 
 def search(

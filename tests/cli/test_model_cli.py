@@ -106,3 +106,12 @@ def test_reference_method_gives_the_same_numbers():
     a = json.loads(run("model", *files, "--json").output)
     b = json.loads(run("model", *files, "--json", "--method", "reference").output)
     assert a == b
+
+
+def test_map_with_an_unknown_or_missing_backend_is_a_clear_error(monkeypatch):
+    files = case_inputs("ey_conv3x3_c64m64_p14", with_energy=False)
+    r = CliRunner().invoke(cli, ["map", *map(str, files), "--backend", "nonsense"])
+    assert r.exit_code == 2 and "unknown backend 'nonsense'" in r.output, r.output
+    monkeypatch.setenv("PATH", "/nonexistent")
+    r = CliRunner().invoke(cli, ["map", *map(str, files), "--backend", "timeloop"])
+    assert r.exit_code == 2 and "backend 'timeloop' is not available" in r.output, r.output

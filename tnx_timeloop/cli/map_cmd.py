@@ -52,6 +52,8 @@ def progress_printer(enabled: bool) -> Any:
 @click.option("--victory", type=int, default=None, help="Stop after this many valid mappings without improvement.")
 @click.option("--time-limit", type=float, default=None, help="Stop after this many seconds.")
 @click.option("--energy", "energy_source", default="auto", show_default=True, help="Energy source (see tnx model --help).")
+@click.option("--backend", default="native", show_default=True,
+              help="Mapper: native (this package's), timeloop (timeloop-mapper on PATH), accelforge (its FFM mapper).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None, help="Folder for the best mapping (default: current folder).")
 @click.option("--pad", is_flag=True, help="Also try padding badly-factoring dimensions (e.g. primes) to a bound that factors well.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the evaluation cache.")
@@ -61,7 +63,7 @@ def progress_printer(enabled: bool) -> Any:
 @handle_errors
 def map_command(files: tuple[Path, ...], objective: str | None, budget: int | None, seed: int, jobs: int | None,
                 algorithm: str | None, victory: int | None, time_limit: float | None, energy_source: str,
-                out_dir: Path | None, pad: bool, no_cache: bool, cache_dir: Path | None, sets: tuple[str, ...], as_json: bool) -> None:
+                backend: str, out_dir: Path | None, pad: bool, no_cache: bool, cache_dir: Path | None, sets: tuple[str, ...], as_json: bool) -> None:
     """Search mappings of the problem in FILES on the architecture in FILES.
 
     FILES are Timeloop YAML files (architecture, problem, constraints, mapper
@@ -75,10 +77,13 @@ def map_command(files: tuple[Path, ...], objective: str | None, budget: int | No
     from tnx_timeloop.spec.yaml_io import dump_yaml
 
     spec = api.load_spec(files, variables=parse_sets(sets))
-    cache = api.open_cache(not no_cache, (cache_dir / "cache.sqlite") if cache_dir else None)
     obj: Any = objective
     if objective is not None and "," in objective:
         obj = [x.strip() for x in objective.split(",") if x.strip()]
+    if backend.lower() != "native":
+        _map_with_backend(spec, backend, obj, energy_source, out_dir, as_json)
+        return
+    cache = api.open_cache(not no_cache, (cache_dir / "cache.sqlite") if cache_dir else None)
     result = api.search(spec, objective=obj, budget=budget, seed=seed, algorithm=algorithm, jobs=jobs,
                         victory=victory, time_limit_s=time_limit, energy=energy_source, cache=cache,
                         progress=progress_printer(not as_json), pad=pad)
@@ -119,6 +124,37 @@ def map_command(files: tuple[Path, ...], objective: str | None, budget: int | No
         if padded_problem is not None:
             pads = ", ".join(f"{dim} {a} -> {b}" for dim, (a, b) in result.padding.items())
             click.echo(f"padded ({pads}): the mapping refers to the padded problem written to {padded_problem}")
+
+
+def _map_with_backend(spec: Any, backend: str, objective: Any, energy_source: str, out_dir: Path | None,
+                      as_json: bool) -> None:
+    """``tnx map --backend timeloop|accelforge``: the tool's own mapper, the same outputs."""
+    from tnx_timeloop import api
+    from tnx_timeloop.spec.mapping import mapping_to_list
+    from tnx_timeloop.spec.yaml_io import dump_yaml
+
+    found = api.search_with_backend(spec, backend, objective=objective, energy=energy_source)
+    path = None
+    if found["mapping"] is not None:
+        out = out_dir or Path(".")
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / "tnx-mapper.map.yaml"
+        path.write_text(dump_yaml({"mapping": mapping_to_list(found["mapping"], spec.arch)}))
+    search = {"backend": found["backend"], "seconds": round(found["seconds"], 4), "evaluated": None, "valid": None,
+              "algorithm": f"{found['backend']} mapper", "seed": None, "optimal": False, "notes": found["notes"]}
+    if as_json:
+        d = found["report"].to_dict(0)
+        d["search"] = search
+        d["mapping_file"] = str(path) if path else None
+        emit_json(d)
+        return
+    click.echo(api.format_report(found["report"], 0))
+    click.echo(f"\nsearch: {search['algorithm']} in {found['seconds']:.2f} s")
+    for note in found["notes"]:
+        click.echo(f"note: {note}")
+    click.echo(f"best mapping written to {path}" if path else
+               "the tool's mapping has no Timeloop form (tensors of one memory at different loop depths); "
+               "the report is the tool's")
 
 
 def register(cli: click.Group) -> None:
