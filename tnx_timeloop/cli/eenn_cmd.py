@@ -90,6 +90,25 @@ def _common(fn: Any) -> Any:
     return fn
 
 
+def _design_options(fn: Any) -> Any:
+    """The options that describe one design (exits, heads, precisions, threshold, allocation)."""
+    options = [
+        click.option("--exits", "exits", default="", help="Chosen exits, comma-separated (default: none)."),
+        click.option("--heads", default="",
+                     help="Head size per exit, comma-separated, or one for all (default: each exit's first)."),
+        click.option("--backbone", default="int8", show_default=True, help="Backbone precision (fp32, int8, int4, ...)."),
+        click.option("--exit-precision", default=None, help="Exit-head precision (default: the backbone's)."),
+        click.option("--threshold", default=None,
+                     help="Confidence threshold: a value from the statistics (default: the highest)."),
+        click.option("--allocation", default="balanced", show_default=True,
+                     help="balanced (contiguous split balancing the expected work), single (all on core 0), "
+                          "or a core index per layer."),
+    ]
+    for opt in reversed(options):
+        fn = opt(fn)
+    return fn
+
+
 @click.group("eenn")
 def eenn() -> None:
     """Early-exit networks: lowering, quantization, expected cost, multi-objective search."""
@@ -220,13 +239,7 @@ def _design(ev: Any, exits: str, heads: str, threshold: str | None, allocation: 
 @eenn.command("cost")
 @_NET
 @_ARCH
-@click.option("--exits", "exits", default="", help="Chosen exits, comma-separated (default: none).")
-@click.option("--heads", default="", help="Head size per exit, comma-separated, or one for all (default: each exit's first).")
-@click.option("--backbone", default="int8", show_default=True, help="Backbone precision (fp32, int8, int4, ...).")
-@click.option("--exit-precision", default=None, help="Exit-head precision (default: the backbone's).")
-@click.option("--threshold", default=None, help="Confidence threshold: a value from the statistics (default: the highest).")
-@click.option("--allocation", default="balanced", show_default=True,
-              help="balanced (contiguous split balancing the expected work), single (all on core 0), or a core index per layer.")
+@_design_options
 @_common
 @handle_errors
 def cost(network: Path, arch: Path, exits: str, heads: str, backbone: str, exit_precision: str | None, threshold: str | None,
@@ -291,13 +304,7 @@ def _interval(value: str) -> int | str:
 @eenn.command("simulate")
 @_NET
 @_ARCH
-@click.option("--exits", "exits", default="", help="Chosen exits, comma-separated (default: none).")
-@click.option("--heads", default="", help="Head size per exit, comma-separated, or one for all (default: each exit's first).")
-@click.option("--backbone", default="int8", show_default=True, help="Backbone precision (fp32, int8, int4, ...).")
-@click.option("--exit-precision", default=None, help="Exit-head precision (default: the backbone's).")
-@click.option("--threshold", default=None, help="Confidence threshold: a value from the statistics (default: the highest).")
-@click.option("--allocation", default="balanced", show_default=True,
-              help="balanced (contiguous split balancing the expected work), single (all on core 0), or a core index per layer.")
+@_design_options
 @click.option("--inputs", "n_inputs", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Inputs in the simulated stream.")
 @click.option("--sim-seed", type=int, default=0, show_default=True, help="Seed of the exit decisions.")

@@ -474,6 +474,26 @@ def _check_batch(batch: int, where: Where) -> int:
     return int(batch)
 
 
+def _train_cores(core_modes: Sequence[Sequence[tuple[str, int]]], ranks: Sequence[int],
+                 sizes: dict[str, int]) -> list[tuple[str, Sequence[str], bool]]:
+    """Cores ``G1..Gn`` of an open tensor train: ``Gk[r_{k-1}, modes..., r_k]`` (no rank at the ends).
+
+    Records every mode's and rank's size in ``sizes``.
+    """
+    n = len(core_modes)
+    cores: list[tuple[str, Sequence[str], bool]] = []
+    for k, modes in enumerate(core_modes):
+        idx = [m for m, _ in modes]
+        sizes.update(modes)
+        if k > 0:
+            idx.insert(0, f"r{k}")
+        if k < n - 1:
+            idx.append(f"r{k + 1}")
+            sizes[f"r{k + 1}"] = ranks[k]
+        cores.append((f"G{k + 1}", tuple(idx), True))
+    return cores
+
+
 def dense_linear(in_features: int, out_features: int, batch: int, *, name: str = "dense",
                  input_grad: bool = True, where: Where | None = None) -> TensorNetwork:
     """The dense linear layer ``y[b,i] = x[b,j] W[i,j]``.
@@ -527,16 +547,7 @@ def ttm(in_modes: Sequence[int], out_modes: Sequence[int], ranks: int | Sequence
     rk = _ranks(ranks, d - 1, f"ttm with {d} cores", where)
     sizes = {"b": _check_batch(batch, where)}
     tensors: list[tuple[str, Sequence[str], bool]] = [("x", ("b", *[f"j{k + 1}" for k in range(d)]), input_grad)]
-    for k in range(d):
-        sizes[f"j{k + 1}"] = jm[k]
-        sizes[f"i{k + 1}"] = im[k]
-        idx = [f"i{k + 1}", f"j{k + 1}"]
-        if k > 0:
-            idx.insert(0, f"r{k}")
-        if k < d - 1:
-            idx.append(f"r{k + 1}")
-            sizes[f"r{k + 1}"] = rk[k]
-        tensors.append((f"G{k + 1}", tuple(idx), True))
+    tensors += _train_cores([[(f"i{k + 1}", im[k]), (f"j{k + 1}", jm[k])] for k in range(d)], rk, sizes)
     return _make(name, tensors, sizes, ("b", *[f"i{k + 1}" for k in range(d)]), fmt="ttm", where=where,
                  dense_shape=(sizes["b"], prod(jm), prod(im)))
 
@@ -594,15 +605,7 @@ def tt(modes: Sequence[int], ranks: int | Sequence[int], batch: int | None = Non
     if batch is not None:
         sizes["b"] = _check_batch(batch, where)
         tensors.append(("x", ("b", *[f"n{k + 1}" for k in range(d)]), input_grad))
-    for k in range(d):
-        sizes[f"n{k + 1}"] = nm[k]
-        idx = [f"n{k + 1}"]
-        if k > 0:
-            idx.insert(0, f"r{k}")
-        if k < d - 1:
-            idx.append(f"r{k + 1}")
-            sizes[f"r{k + 1}"] = rk[k]
-        tensors.append((f"G{k + 1}", tuple(idx), True))
+    tensors += _train_cores([[(f"n{k + 1}", nm[k])] for k in range(d)], rk, sizes)
     output = ("b",) if batch is not None else tuple(f"n{k + 1}" for k in range(d))
     return _make(name, tensors, sizes, output, fmt="tt", where=where)
 
@@ -624,15 +627,7 @@ def tt_linear(in_modes: Sequence[int], out_modes: Sequence[int], ranks: int | Se
     mode_names = [f"i{k + 1}" for k in range(d_out)] + [f"j{k + 1}" for k in range(d_in)]
     mode_sizes = list(im) + list(jm)
     tensors: list[tuple[str, Sequence[str], bool]] = [("x", ("b", *[f"j{k + 1}" for k in range(d_in)]), input_grad)]
-    for k in range(n):
-        sizes[mode_names[k]] = mode_sizes[k]
-        idx = [mode_names[k]]
-        if k > 0:
-            idx.insert(0, f"r{k}")
-        if k < n - 1:
-            idx.append(f"r{k + 1}")
-            sizes[f"r{k + 1}"] = rk[k]
-        tensors.append((f"G{k + 1}", tuple(idx), True))
+    tensors += _train_cores([[(mode_names[k], mode_sizes[k])] for k in range(n)], rk, sizes)
     return _make(name, tensors, sizes, ("b", *[f"i{k + 1}" for k in range(d_out)]), fmt="tt", where=where,
                  dense_shape=(sizes["b"], prod(jm), prod(im)))
 
