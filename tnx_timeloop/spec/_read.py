@@ -8,7 +8,7 @@ from typing import Any
 from tnx_timeloop.errors import SpecError, SpecErrors, Where
 from tnx_timeloop.spec.yaml_io import line_of
 
-__all__ = ["Node", "Collector"]
+__all__ = ["Node", "Collector", "kind_of"]
 
 
 class Collector:
@@ -39,7 +39,7 @@ class Node:
 
     def __init__(self, data: Any, where: Where) -> None:
         if not isinstance(data, Mapping):
-            raise SpecError(where.at_line(line_of(data)), f"expected a mapping, got {_kind(data)}")
+            raise SpecError(where.at_line(line_of(data)), f"expected a mapping, got {kind_of(data)}")
         self.data = data
         self.where = where.at_line(line_of(data) or where.line)
 
@@ -74,7 +74,7 @@ class Node:
             raise SpecError(self.where, f"missing key '{key}'")
         value = self.data[k]
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise SpecError(self.at(k), f"expected a string, got {_kind(value)}")
+            raise SpecError(self.at(k), f"expected a string, got {kind_of(value)}")
         return str(value)
 
     def int(self, key: str, *aliases: str, default: Any = ..., minimum: int | None = None) -> Any:
@@ -118,7 +118,7 @@ class Node:
         if value is None:
             return []
         if not isinstance(value, list):
-            raise SpecError(self.at(k), f"expected a list, got {_kind(value)}")
+            raise SpecError(self.at(k), f"expected a list, got {kind_of(value)}")
         return value
 
     def check_keys(self, allowed: Iterable[str], *, what: str = "key") -> None:
@@ -131,13 +131,16 @@ class Node:
                 )
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
+    """What a YAML value is, in words, for error messages ("a mapping", "int 3", ...)."""
     if value is None:
         return "nothing (null)"
     if isinstance(value, Mapping):
         return "a mapping"
     if isinstance(value, list):
         return "a list"
+    if isinstance(value, bool):
+        return f"a boolean ({value})"
     return f"{type(value).__name__} {value!r}"
 
 
@@ -162,7 +165,7 @@ def to_int(value: Any, where: Where, *, minimum: int | None = None) -> int:
                 raise SpecError(where, f"expected an integer, got {value!r}") from None
             result = int(f)
     else:
-        raise SpecError(where, f"expected an integer, got {_kind(value)}")
+        raise SpecError(where, f"expected an integer, got {kind_of(value)}")
     if minimum is not None and result < minimum:
         raise SpecError(where, f"must be >= {minimum}, got {result}")
     return result
@@ -179,4 +182,4 @@ def to_float(value: Any, where: Where) -> float:
             return float(value.strip())
         except ValueError:
             pass
-    raise SpecError(where, f"expected a number, got {_kind(value)}")
+    raise SpecError(where, f"expected a number, got {kind_of(value)}")

@@ -29,6 +29,7 @@ __all__ = [
     "load_yaml_file",
     "load_and_merge",
     "line_of",
+    "line_of_key",
     "dump_yaml",
 ]
 
@@ -58,13 +59,14 @@ V04_TAGS = (
 
 
 class LineDict(dict):
-    """A ``dict`` loaded from YAML that remembers the 1-based line it starts on."""
+    """A ``dict`` loaded from YAML that remembers the 1-based line it starts on and each key's line."""
 
-    __slots__ = ("line",)
+    __slots__ = ("line", "key_lines")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.line: int | None = None
+        self.key_lines: dict[Any, int] = {}
 
 
 class TaggedDict(LineDict):
@@ -80,17 +82,27 @@ class TaggedDict(LineDict):
 class LineList(list):
     """A ``list`` loaded from YAML that remembers the 1-based line it starts on."""
 
-    __slots__ = ("line", "tag")
+    __slots__ = ("line", "tag", "item_lines")
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.line: int | None = None
         self.tag: str | None = None
+        self.item_lines: list[int] = []
 
 
 def line_of(node: object) -> int | None:
     """Return the 1-based line a loaded YAML mapping/list started on, if known."""
     return getattr(node, "line", None)
+
+
+def line_of_key(container: object, key: Any) -> int | None:
+    """The line of ``key`` in a loaded mapping (or of item ``key`` in a list), else the container's line."""
+    if isinstance(container, LineDict):
+        return container.key_lines.get(key, container.line)
+    if isinstance(container, LineList) and isinstance(key, int) and 0 <= key < len(container.item_lines):
+        return container.item_lines[key]
+    return line_of(container)
 
 
 class _Loader(yaml.SafeLoader):
@@ -108,12 +120,14 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
                 None, None, f"unhashable key {key!r}", key_node.start_mark
             )
         result[key] = loader.construct_object(value_node, deep=True)
+        result.key_lines[key] = key_node.start_mark.line + 1
     return result
 
 
 def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
     result = LineList(loader.construct_object(child, deep=True) for child in node.value)
     result.line = node.start_mark.line + 1
+    result.item_lines = [child.start_mark.line + 1 for child in node.value]
     return result
 
 
@@ -121,7 +135,7 @@ def _construct_tagged(loader: _Loader, tag_suffix: str, node: yaml.Node) -> Any:
     if isinstance(node, yaml.MappingNode):
         inner = _construct_mapping(loader, node)
         tagged = TaggedDict(tag_suffix, inner)
-        tagged.line = inner.line
+        tagged.line, tagged.key_lines = inner.line, inner.key_lines
         return tagged
     if isinstance(node, yaml.SequenceNode):
         seq = _construct_sequence(loader, node)
