@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tnx_timeloop.errors import SpecError, Where
+from tnx_timeloop.frontends._traced import split_backbone_and_exits
 from tnx_timeloop.frontends.early_exit import NETWORK_INPUT, EarlyExitNetwork, parse_network
 
 __all__ = ["import_onnx", "onnx_network_dict"]
@@ -157,38 +158,15 @@ def onnx_network_dict(
     if not outputs:
         raise SpecError(where, "no graph output is computed by a supported layer")
 
-    def ancestors(layer: str) -> set[str]:
-        seen: set[str] = set()
-        stack = [layer]
-        while stack:
-            cur = stack.pop()
-            if cur in seen or cur == NETWORK_INPUT:
-                continue
-            seen.add(cur)
-            stack.extend(deps.get(cur, []))
-        return seen
-
     final = outputs[-1]
-    backbone = ancestors(final)
     classes = layers[final].get("out")
     if classes is None:
         raise SpecError(where, f"the final output comes from {final!r}, not a classifier (fc) layer")
+    backbone, candidates = split_backbone_and_exits(order, layers, deps, outputs, exit_names, where)
     out: dict[str, Any] = {"version": 0.1, "name": name, "input": [int(x) for x in input_shape], "classes": int(classes),
-                           "layers": [layers[n] for n in order if n in backbone]}
-    names = list(exit_names) if exit_names is not None else [f"exit{i + 1}" for i in range(len(outputs) - 1)]
-    if len(names) != len(outputs) - 1:
-        raise SpecError(where, f"{len(outputs) - 1} exit outputs but {len(names)} exit names")
-    cands = []
-    for ename, out_layer in zip(names, outputs[:-1], strict=True):
-        head = [n for n in order if n in ancestors(out_layer) - backbone]
-        attach = {d for n in head for d in deps[n] if d in backbone}
-        if not head or len(attach) != 1:
-            raise SpecError(where / ename, f"exit {ename!r} must branch from exactly one backbone layer (found {sorted(attach)})")
-        cands.append({"after": attach.pop(), "name": ename, "heads": {"imported": [layers[n] for n in head]}})
-    if cands:
-        pos = {n: i for i, n in enumerate(order)}
-        cands.sort(key=lambda c: pos[c["after"]])
-        out["exits"] = {"candidates": cands}
+                           "layers": backbone}
+    if candidates:
+        out["exits"] = {"candidates": candidates}
     return out
 
 

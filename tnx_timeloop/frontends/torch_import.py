@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tnx_timeloop.errors import SpecError, Where
+from tnx_timeloop.frontends._traced import split_backbone_and_exits
 from tnx_timeloop.frontends.early_exit import NETWORK_INPUT, EarlyExitNetwork, parse_network
 
 __all__ = ["import_torch_module", "torch_network_dict"]
@@ -210,47 +211,25 @@ def torch_network_dict(
     if not outputs:
         raise SpecError(where, "the module returns nothing")
 
-    def ancestors(layer: str) -> set[str]:
-        seen: set[str] = set()
-        stack = [layer]
-        while stack:
-            cur = stack.pop()
-            if cur in seen or cur == NETWORK_INPUT:
-                continue
-            seen.add(cur)
-            stack.extend(deps.get(cur, []))
-        return seen
-
     final = outputs[-1]
-    backbone = ancestors(final)
     if classes is None:
         classes = int(_shape_of_layer(layers, final, gm, alias))
-    out: dict[str, Any] = {"version": 0.1, "name": name, "input": [int(x) for x in input_shape], "classes": int(classes)}
-    out["layers"] = [layers[n] for n in order if n in backbone]
-    names = list(exit_names) if exit_names is not None else [f"exit{i + 1}" for i in range(len(outputs) - 1)]
-    if len(names) != len(outputs) - 1:
-        raise SpecError(where, f"{len(outputs) - 1} exit outputs but {len(names)} exit names")
-    candidates = []
-    for ename, out_layer in zip(names, outputs[:-1], strict=True):
-        head = [n for n in order if n in ancestors(out_layer) - backbone]
-        attach = {d for n in head for d in deps[n] if d in backbone}
-        if not head or len(attach) != 1:
-            raise SpecError(where / ename, f"exit {ename!r} must branch from exactly one backbone layer through its own layers "
-                                           f"(found attach points {sorted(attach)})")
-        after = attach.pop()
-        head_entries = []
-        for n in head:
-            e = dict(layers[n])
-            e["name"] = e["name"].replace(".", "_")
-            if "input" in e and e["input"] != after:
-                e["input"] = str(e["input"]).replace(".", "_")
-            if "inputs" in e:
-                e["inputs"] = [i if i == after else str(i).replace(".", "_") for i in e["inputs"]]
-            head_entries.append(e)
-        candidates.append({"after": after, "name": ename, "heads": {"imported": head_entries}})
+
+    def head_entry(entry: dict[str, Any], after: str) -> dict[str, Any]:
+        # module paths ("exit1.0") become names the description accepts ("exit1_0"); the attach layer keeps its name
+        e = dict(entry)
+        e["name"] = e["name"].replace(".", "_")
+        if "input" in e and e["input"] != after:
+            e["input"] = str(e["input"]).replace(".", "_")
+        if "inputs" in e:
+            e["inputs"] = [i if i == after else str(i).replace(".", "_") for i in e["inputs"]]
+        return e
+
+    backbone, candidates = split_backbone_and_exits(order, layers, deps, outputs, exit_names, where,
+                                                    head_entry=head_entry)
+    out: dict[str, Any] = {"version": 0.1, "name": name, "input": [int(x) for x in input_shape], "classes": int(classes),
+                           "layers": backbone}
     if candidates:
-        pos = {n: i for i, n in enumerate(order)}
-        candidates.sort(key=lambda c: pos[c["after"]])
         out["exits"] = {"candidates": candidates}
     return out
 
